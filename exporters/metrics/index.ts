@@ -1,0 +1,24 @@
+// Public API of the metrics exporter.
+export {
+  DEFAULT_BUCKET_LAYOUT,
+  DEFAULT_SLOT_COUNT,
+  Log2Recorder,
+  boundariesFor,
+  boundarySeconds,
+  mergeHistograms,
+  mergeSlots,
+  slotOf,
+  toExplicitHistogram,
+} from './log2-histogram.js';
+export type { ConversionResult, ExplicitHistogram, Log2BucketLayout, Log2Histogram } from './log2-histogram.js';
+export { HotpathMetricProducer, MetricNames } from './producer.js';
+export type {
+  AgentInfo,
+  HistogramSeries,
+  HotpathMetricProducerOptions,
+  MetricsSource,
+  ProducerStats,
+  ProgramStats,
+} from './producer.js';
+export { createMetricsExporter } from './exporter.js';
+export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';

@@ -1,0 +1,298 @@
+// HotpathMetricProducer: turns the collector's plain metric data into OTel metric data at every collect.
+//
+// OTel JS has no API to record pre-aggregated buckets, so instead of instruments this is a MetricProducer
+// (registered on the reader through `metricProducers`) that builds cumulative HISTOGRAM/SUM/GAUGE data
+// points straight from the kernel's cumulative counters. Nothing is stored between collects: the kernel
+// maps are the state, so values are cumulative and never reset on scrape.
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { emptyResource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type CollectionResult,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+import {
+  DEFAULT_BUCKET_LAYOUT,
+  checkLayout,
+  mergeHistograms,
+  toExplicitHistogram,
+  type Log2BucketLayout,
+  type Log2Histogram,
+} from './log2-histogram.js';
+
+/** One labelled histogram series. Attribute names must be Prometheus label names other than `le`. */
+export interface HistogramSeries {
+  attributes: Readonly<Record<string, string>>;
+  histogram: Log2Histogram;
+}
+
+/** Cumulative run statistics of one BPF program (`bpftool prog show` run_time_ns / run_cnt). */
+export interface ProgramStats {
+  program: string;
+  runTimeNs: bigint | number;
+  runCount: bigint | number;
+}
+
+export interface AgentInfo {
+  version: string;
+  kernel: string;
+}
+
+/**
+ * What the collector provides. Every method is called at every collect (scrape), must be cheap and
+ * synchronous, and returns cumulative values. Return [] / {} for what is not running: the metric is then
+ * left out of the exposition rather than shown empty.
+ */
+export interface MetricsSource {
+  /** hotpath_runqueue_latency_seconds: wakeup to running; usually one series without attributes. */
+  runqueueLatency(): HistogramSeries[];
+  /** hotpath_block_io_latency_seconds: issue to completion; attributes `device` and `operation`. */
+  blockIoLatency(): HistogramSeries[];
+  /** hotpath_samples_lost_total: lost samples by reason (e.g. `stack_collision`, `missing_stack`). */
+  samplesLost(): Readonly<Record<string, bigint | number>>;
+  /** hotpath_drain_duration_seconds: time each drain of the kernel maps took (see Log2Recorder). */
+  drainDurations(): HistogramSeries[];
+  /** hotpath_bpf_program_run_{seconds,runs}_total; [] unless kernel.bpf_stats_enabled=1. */
+  programStats(): ProgramStats[];
+  /** hotpath_info{version,kernel} 1. */
+  info(): AgentInfo;
+}
+
+export interface HotpathMetricProducerOptions {
+  /** Boundaries shown for every histogram (default 2^0..2^36 ns). */
+  layout?: Log2BucketLayout;
+  /** At most this many series per metric; the rest are dropped and reported (default 2000, as OTel). */
+  maxSeriesPerMetric?: number;
+}
+
+/** Names exactly as the product contract spells them. */
+export const MetricNames = {
+  runqueueLatency: 'hotpath_runqueue_latency_seconds',
+  blockIoLatency: 'hotpath_block_io_latency_seconds',
+  samplesLost: 'hotpath_samples_lost_total',
+  drainDuration: 'hotpath_drain_duration_seconds',
+  programRunSeconds: 'hotpath_bpf_program_run_seconds_total',
+  programRuns: 'hotpath_bpf_program_runs_total',
+  info: 'hotpath_info',
+} as const;
+
+const SCOPE = { name: 'hotpath' };
+const MAX_ERRORS_PER_COLLECT = 32;
+
+function hrTimeNow(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.min(999_999_999, Math.floor((ms - seconds * 1000) * 1e6))];
+}
+
+function toNumber(v: bigint | number): number {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
+/** A stable key for an attribute set, independent of key order. */
+function attributesKey(attributes: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.keys(attributes).sort().map((k) => [k, attributes[k]]));
+}
+
+/** Counts of what the producer left out; also reported as CollectionResult.errors. */
+export interface ProducerStats {
+  /** Source methods that threw (their metric was left out of that collect). */
+  sourceErrors: number;
+  /** Series dropped for bad data (bad slot arrays, `le` attribute, non-finite values). */
+  invalidSeries: number;
+  /** Series dropped over maxSeriesPerMetric. */
+  overflowSeries: number;
+}
+
+export class HotpathMetricProducer implements MetricProducer {
+  readonly startTime: HrTime = hrTimeNow();
+  readonly stats: ProducerStats = { sourceErrors: 0, invalidSeries: 0, overflowSeries: 0 };
+  private readonly layout: Log2BucketLayout;
+  private readonly maxSeries: number;
+
+  /** Throws on a bad layout: that is a programming error, found at startup. */
+  constructor(
+    private readonly source: MetricsSource,
+    options: HotpathMetricProducerOptions = {},
+  ) {
+    this.layout = { ...(options.layout ?? DEFAULT_BUCKET_LAYOUT) };
+    const layoutError = checkLayout(this.layout);
+    if (layoutError) throw new Error(`HotpathMetricProducer: ${layoutError}`);
+    this.maxSeries = Math.max(1, options.maxSeriesPerMetric ?? 2000);
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const endTime = hrTimeNow();
+    const errors: unknown[] = [];
+    const metrics: MetricData[] = [];
+    // Each metric is built on its own, so a failing source method costs only its own metric.
+    const add = (name: string, build: () => MetricData | undefined): void => {
+      try {
+        const m = build();
+        if (m && m.dataPoints.length > 0) metrics.push(m);
+      } catch (err) {
+        this.stats.sourceErrors++;
+        errors.push(new Error(`collect ${name}: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    };
+    const histogram = (name: string, description: string, read: () => HistogramSeries[]) =>
+      add(name, () => this.histogramMetric(name, description, read(), endTime, errors));
+
+    histogram(MetricNames.runqueueLatency, 'Time from task wakeup to running on a CPU.', () =>
+      this.source.runqueueLatency(),
+    );
+    histogram(MetricNames.blockIoLatency, 'Block I/O request latency, from issue to completion.', () =>
+      this.source.blockIoLatency(),
+    );
+    histogram(MetricNames.drainDuration, 'Time taken to drain the kernel maps once.', () =>
+      this.source.drainDurations(),
+    );
+    add(MetricNames.samplesLost, () => {
+      const lost = this.source.samplesLost();
+      const points = Object.keys(lost).map((reason) => ({ attributes: { reason }, value: toNumber(lost[reason]) }));
+      return this.sumMetric(MetricNames.samplesLost, 'Samples lost before aggregation, by reason.', '', points, endTime, errors);
+    });
+    // Read program stats once; both counters come from the same snapshot.
+    let programs: ProgramStats[] | undefined;
+    const readPrograms = () => (programs ??= this.source.programStats());
+    add(MetricNames.programRunSeconds, () =>
+      this.sumMetric(
+        MetricNames.programRunSeconds,
+        'Time spent running each BPF program (kernel.bpf_stats_enabled=1).',
+        's',
+        readPrograms().map((p) => ({ attributes: { program: p.program }, value: toNumber(p.runTimeNs) / 1e9 })),
+        endTime,
+        errors,
+      ),
+    );
+    add(MetricNames.programRuns, () =>
+      this.sumMetric(
+        MetricNames.programRuns,
+        'Number of runs of each BPF program (kernel.bpf_stats_enabled=1).',
+        '',
+        readPrograms().map((p) => ({ attributes: { program: p.program }, value: toNumber(p.runCount) })),
+        endTime,
+        errors,
+      ),
+    );
+    add(MetricNames.info, () => {
+      const { version, kernel } = this.source.info();
+      return {
+        descriptor: { name: MetricNames.info, description: 'hotpath build and kernel information.', unit: '', valueType: ValueType.INT },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: [{ startTime: this.startTime, endTime, attributes: { version: String(version), kernel: String(kernel) }, value: 1 }],
+      };
+    });
+
+    return {
+      // The reader keeps the SDK's resource and ignores this one.
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] },
+      errors,
+    };
+  }
+
+  private histogramMetric(
+    name: string,
+    description: string,
+    series: HistogramSeries[],
+    endTime: HrTime,
+    errors: unknown[],
+  ): MetricData {
+    // Two series with one attribute set would be duplicate samples, which Prometheus refuses: merge them.
+    const byKey = new Map<string, { attributes: Attributes; parts: Log2Histogram[] }>();
+    let dropped = 0;
+    for (const s of series) {
+      if (!s || typeof s.attributes !== 'object' || !s.histogram || 'le' in s.attributes) {
+        this.invalid(errors, name, 'series without histogram or with a reserved `le` attribute');
+        continue;
+      }
+      const key = attributesKey(s.attributes);
+      const entry = byKey.get(key);
+      if (entry) {
+        entry.parts.push(s.histogram);
+      } else if (byKey.size >= this.maxSeries) {
+        dropped++;
+      } else {
+        byKey.set(key, { attributes: { ...s.attributes }, parts: [s.histogram] });
+      }
+    }
+    this.overflow(errors, name, dropped);
+    const dataPoints: DataPoint<Histogram>[] = [];
+    for (const { attributes, parts } of byKey.values()) {
+      let h = parts[0];
+      if (parts.length > 1) {
+        const merged = mergeHistograms(parts);
+        if (merged.mismatched > 0) this.invalid(errors, name, 'duplicate series with different slot counts');
+        h = merged.histogram;
+      }
+      const converted = toExplicitHistogram(h, this.layout);
+      if (!converted.ok) {
+        this.invalid(errors, name, converted.error);
+        continue;
+      }
+      const { boundaries, counts, sum, count } = converted.histogram;
+      dataPoints.push({
+        startTime: this.startTime,
+        endTime,
+        attributes,
+        value: { buckets: { boundaries, counts }, sum, count },
+      });
+    }
+    return {
+      descriptor: { name, description, unit: 's', valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints,
+    };
+  }
+
+  private sumMetric(
+    name: string,
+    description: string,
+    unit: string,
+    points: { attributes: Record<string, string>; value: number }[],
+    endTime: HrTime,
+    errors: unknown[],
+  ): MetricData {
+    const dataPoints: DataPoint<number>[] = [];
+    let dropped = 0;
+    for (const p of points) {
+      if (!Number.isFinite(p.value) || p.value < 0) {
+        this.invalid(errors, name, `bad counter value ${p.value}`);
+        continue;
+      }
+      if (dataPoints.length >= this.maxSeries) {
+        dropped++;
+        continue;
+      }
+      dataPoints.push({ startTime: this.startTime, endTime, attributes: p.attributes, value: p.value });
+    }
+    this.overflow(errors, name, dropped);
+    return {
+      descriptor: { name, description, unit, valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    };
+  }
+
+  private invalid(errors: unknown[], name: string, why: string): void {
+    this.stats.invalidSeries++;
+    // Bounded: a source gone wrong must not make every scrape allocate and log without limit.
+    if (errors.length < MAX_ERRORS_PER_COLLECT) errors.push(new Error(`collect ${name}: dropped series: ${why}`));
+  }
+
+  private overflow(errors: unknown[], name: string, dropped: number): void {
+    if (dropped === 0) return;
+    this.stats.overflowSeries += dropped;
+    if (errors.length < MAX_ERRORS_PER_COLLECT) {
+      errors.push(new Error(`collect ${name}: dropped ${dropped} series over the limit of ${this.maxSeries}`));
+    }
+  }
+}
