@@ -1,0 +1,19 @@
+// Public API of the stack symbolizer.
+export { Symbolizer, resolveInRoot, type SymbolizerOptions, type SymbolizerStats } from './symbolizer.js';
+export {
+  parseElf,
+  parseElfNotes,
+  bufferSource,
+  type ByteSource,
+  type ElfFile,
+  type ElfResult,
+  type ElfSegment,
+  type ElfSection,
+  type ElfSymbolHit,
+  type ElfType,
+  type ElfParseOptions,
+} from './elf.js';
+export { parseKallsyms, type KallsymsTable, type KernelSymbol, type KallsymsOptions } from './kallsyms.js';
+export { parseProcMaps, findMapping, type ProcMapping, type ProcMapsResult, type MappingKind } from './proc-maps.js';
+export { parsePerfMap, type PerfMapTable, type PerfMapEntry, type PerfMapOptions } from './perf-map.js';
+export { SymbolIndex, SymbolIndexBuilder, type SymbolHit, type SymbolIndexOptions } from './symbol-index.js';
