@@ -1,0 +1,131 @@
+// Helpers for kernel tests: they load real programs and profile real workloads, so they need root.
+// They never skip: without root (or in CI) a kernel test fails with the reason.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(repoRoot, 'dist', 'collector', 'cli.js');
+
+export function requireRoot(): void {
+  if (process.geteuid?.() !== 0) {
+    throw new Error('kernel tests load eBPF programs and must run as root (they do not skip)');
+  }
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Compiles a C workload with frame pointers so user stacks unwind. */
+export function compileWorkload(dir: string, name: string, source: string, extra: string[] = []): string {
+  const src = join(dir, `${name}.c`);
+  const out = join(dir, name);
+  writeFileSync(src, source);
+  execFileSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-fno-inline', '-Wl,--build-id', '-o', out, src, ...extra], { stdio: 'pipe' });
+  return out;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (dist/) to completion. */
+export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hotpath ${args.join(' ')} timed out\n${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running process and returns it; the caller kills it. */
+export function startProcess(file: string, args: string[] = []): ChildProcess {
+  return spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface RunningAgent {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `hotpath serve` on a free loopback port and waits until it listens. */
+export function startAgent(args: string[], timeoutMs = 60_000): Promise<RunningAgent> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hotpath serve did not start\n${stderr}`));
+    }, timeoutMs);
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        const port = Number(m[1]);
+        resolve({
+          port,
+          url: `http://127.0.0.1:${port}`,
+          child,
+          stderr: () => stderr,
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done(child.exitCode);
+              child.once('exit', (code) => done(code));
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hotpath serve exited with ${code}\n${stderr}`));
+    });
+  });
+}
+
+/** Runs a command and returns its output (for real clients such as go tool pprof). */
+export function runTool(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} timed out\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A CPU-bound C workload spending its time in `hotpath_serve_hot`. */
+export const HOT_LOOP_SOURCE = `
+#include <stdint.h>
+volatile uint64_t sink;
+__attribute__((noinline)) void hotpath_serve_hot(void) { for (int i = 0; i < 1000000; i++) sink += i * 7; }
+int main(void) { for (;;) hotpath_serve_hot(); }
+`;
