@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Profile } from 'pprof-format';
 import { buildPprof, encodePprofGzip, toFolded, type ProfileData } from '../exporters/pprof/index.js';
-import { collapsePprof, renderHtml, renderSvg } from '../flamegraph/index.js';
+import { collapsePprofDetailed, renderHtml, renderSvg, type FoldedStack, type RenderOptions } from '../flamegraph/index.js';
 import { usageError } from './errors.js';
 
 export const OUTPUT_FORMATS = ['.pb.gz', '.folded', '.svg', '.html'] as const;
@@ -14,10 +14,19 @@ export function outputFormatOf(path: string): OutputFormat {
   return format;
 }
 
+/** Folds a pprof Profile for the flamegraph, with the options that label its values in the right unit. */
+export function foldForFlamegraph(
+  profile: Profile,
+  opts: { sampleType?: string; processRoot?: boolean } = {},
+): { stacks: FoldedStack[]; render: Pick<RenderOptions, 'unit' | 'sampleType'> } {
+  const { stacks, sampleType } = collapsePprofDetailed(profile, opts);
+  return { stacks, render: { unit: sampleType.unit, sampleType: sampleType.type } };
+}
+
 /** Renders a pprof Profile as a flamegraph page or SVG, one stack per process at the root. */
 export function renderFlamegraph(profile: Profile, format: '.svg' | '.html', title: string, processRoot = true): string {
-  const stacks = collapsePprof(profile, { processRoot });
-  const opts = { title };
+  const { stacks, render } = foldForFlamegraph(profile, { processRoot });
+  const opts = { title, ...render };
   return format === '.svg' ? renderSvg(stacks, opts) : renderHtml(stacks, opts);
 }
 

@@ -2,7 +2,8 @@
 // folded stacks to an interactive flamegraph.
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { decodePprof } from '../../exporters/pprof/index.js';
-import { collapsePprof, parseFoldedDetailed, renderHtml, renderSvg, type FoldedStack } from '../../flamegraph/index.js';
+import { FlamegraphError, parseFoldedDetailed, renderHtml, renderSvg, type FoldedStack, type RenderOptions } from '../../flamegraph/index.js';
+import { foldForFlamegraph } from '../output-files.js';
 import type { Command } from '../cli.js';
 import { ErrorCodes, HotpathError, usageError } from '../errors.js';
 
@@ -25,7 +26,12 @@ Flags:
 
 const MAX_INPUT_BYTES = 512 * 1024 * 1024;
 
-async function readStacks(path: string, sampleType: string | undefined): Promise<FoldedStack[]> {
+interface Input {
+  stacks: FoldedStack[];
+  render: Pick<RenderOptions, 'unit' | 'sampleType'>;
+}
+
+async function readStacks(path: string, sampleType: string | undefined): Promise<Input> {
   let info;
   try {
     info = await stat(path);
@@ -36,10 +42,17 @@ async function readStacks(path: string, sampleType: string | undefined): Promise
   const buf = await readFile(path);
   const looksPprof = (buf[0] === 0x1f && buf[1] === 0x8b) || path.endsWith('.pb') || path.endsWith('.pprof');
   if (looksPprof) {
+    let profile;
     try {
-      return collapsePprof(decodePprof(buf), { sampleType });
+      profile = decodePprof(buf);
     } catch (err) {
       throw new HotpathError(ErrorCodes.INPUT, `read ${path}: not a pprof profile: ${(err as Error).message}`);
+    }
+    try {
+      return foldForFlamegraph(profile, { sampleType });
+    } catch (err) {
+      if (err instanceof FlamegraphError) throw usageError(`${path}: ${err.message}`);
+      throw err;
     }
   }
   const parsed = parseFoldedDetailed(buf.toString('utf8'));
@@ -49,7 +62,7 @@ async function readStacks(path: string, sampleType: string | undefined): Promise
   if (parsed.malformedLines > 0) {
     process.stderr.write(`hotpath flamegraph: ${path}: skipped ${parsed.malformedLines} malformed lines (first: line ${parsed.firstMalformedLine})\n`);
   }
-  return parsed.stacks;
+  return { stacks: parsed.stacks, render: {} };
 }
 
 export const flamegraphCommand: Command = {
@@ -71,11 +84,12 @@ export const flamegraphCommand: Command = {
     const format = output.endsWith('.html') ? 'html' : output.endsWith('.svg') ? 'svg' : null;
     if (!format) throw usageError(`invalid value for --output: "${output}" (the name must end in .svg or .html)`);
     const sampleType = values['sample-type'] as string | undefined;
-    const stacks = await readStacks(input, sampleType);
-    const diffBase = values.diff ? await readStacks(values.diff as string, sampleType) : undefined;
+    const { stacks, render } = await readStacks(input, sampleType);
+    const diffBase = values.diff ? (await readStacks(values.diff as string, sampleType)).stacks : undefined;
     const opts = {
       title: (values.title as string | undefined) ?? (diffBase ? `Differential flamegraph: ${input} vs ${values.diff}` : `Flamegraph: ${input}`),
       inverted: values.inverted as boolean,
+      ...render,
       diffBase,
     };
     const body = format === 'svg' ? renderSvg(stacks, opts) : renderHtml(stacks, opts);
