@@ -113,7 +113,10 @@ export class Agent {
       try {
         const w = await source.drain();
         boundary = w.endNs;
-        for (const [reason, n] of Object.entries(w.lost)) this.lost.set(`${kind}_${reason}`, (this.lost.get(`${kind}_${reason}`) ?? 0) + n);
+        for (const [reason, n] of Object.entries(w.lost)) {
+          const key = reason.startsWith(`${kind}_`) ? reason : `${kind}_${reason}`;
+          this.lost.set(key, (this.lost.get(key) ?? 0) + n);
+        }
         const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
         this.stores.get(kind)?.add(data, w.endNs);
       } catch (err) {

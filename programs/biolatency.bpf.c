@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Block I/O latency: time from a request's issue to the driver (block_rq_issue) to its completion
+ * (block_rq_complete), as cumulative log2 histograms of nanoseconds per (disk, operation).
+ *
+ * issue -> complete is what `hotpath_block_io_latency_seconds` promises (device time, as biolatency
+ * without -Q). block_io_start/block_io_done (6.5+) bracket the accounted I/O from allocation instead,
+ * queueing included, so they are not used.
+ * Both hooks exist as tp_btf and raw_tp twins; user space loads one set. Completion may run in interrupt
+ * context: everything taken from the request, nothing from `current`. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "common.bpf.h"
+#include "log2-hist.bpf.h"
+#include "biolatency.h"
+
+#define START_ENTRIES 10240
+#define HIST_ENTRIES 1024
+#define REQ_OP_MASK_BITS 0xff /* REQ_OP_BITS = 8 */
+
+const volatile struct biolatency_config bio_config = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, START_ENTRIES);
+	__type(key, __u64); /* struct request * */
+	__type(value, __u64);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, HIST_ENTRIES);
+	__type(key, struct bio_hist_key);
+	__type(value, struct log2_hist);
+} hists SEC(".maps");
+
+/* request::rq_disk was replaced by request::q->disk in 5.17 (commit f3fa33acca9f, "block: remove the
+ * ->rq_disk field in struct request"). */
+struct request___pre517 {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct gendisk *request_disk(struct request *rq)
+{
+	if (bpf_core_field_exists(((struct request___pre517 *)rq)->rq_disk))
+		return BPF_CORE_READ((struct request___pre517 *)rq, rq_disk);
+	return BPF_CORE_READ(rq, q, disk);
+}
+
+static __always_inline __u32 op_class(__u32 cmd_flags)
+{
+	switch (cmd_flags & REQ_OP_MASK_BITS) {
+	case 0: return BIO_OP_READ;
+	case 1: return BIO_OP_WRITE;
+	case 2: return BIO_OP_FLUSH;
+	case 3: return BIO_OP_DISCARD;
+	default: return BIO_OP_OTHER;
+	}
+}
+
+static __always_inline void issue(struct request *rq)
+{
+	__u64 key = (__u64)rq, now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&start, &key, &now, BPF_ANY);
+}
+
+static __always_inline void complete(struct request *rq)
+{
+	__u64 key = (__u64)rq, *ts, delta;
+	struct bio_hist_key hk = {};
+	struct log2_hist *h;
+	struct gendisk *disk;
+
+	ts = bpf_map_lookup_elem(&start, &key);
+	if (!ts)
+		return;
+	delta = bpf_ktime_get_ns() - *ts;
+	bpf_map_delete_elem(&start, &key);
+
+	disk = request_disk(rq);
+	if (disk) {
+		hk.major = BPF_CORE_READ(disk, major);
+		hk.minor = BPF_CORE_READ(disk, first_minor);
+	}
+	hk.op = op_class(BPF_CORE_READ(rq, cmd_flags));
+
+	h = bpf_map_lookup_elem(&hists, &hk);
+	if (!h) {
+		/* First I/O of this (disk, op) on this CPU. */
+		struct log2_hist zero = {};
+
+		bpf_map_update_elem(&hists, &hk, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hists, &hk);
+		if (!h)
+			return;
+	}
+	log2_hist_add(h, delta);
+}
+
+/* block_rq_issue lost its `struct request_queue *` first argument in 5.11 (commit a54895fa057c, backported
+ * to 5.10.137); user space reads the signature from BTF into bio_config.issue_rq_arg. Branching on the
+ * read-only constant lets the verifier drop the access that does not exist on this kernel. */
+SEC("tp_btf/block_rq_issue")
+int bio_issue_btf(u64 *ctx)
+{
+	if (bio_config.issue_rq_arg == 1)
+		issue((struct request *)ctx[1]);
+	else
+		issue((struct request *)ctx[0]);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(bio_complete_btf, struct request *rq)
+{
+	complete(rq);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_issue")
+int bio_issue_raw(u64 *ctx)
+{
+	if (bio_config.issue_rq_arg == 1)
+		issue((struct request *)ctx[1]);
+	else
+		issue((struct request *)ctx[0]);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(bio_complete_raw, struct request *rq)
+{
+	complete(rq);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
