@@ -4,7 +4,7 @@ import { filterByPid, mergeProfileData, type ProfileData } from '../exporters/pp
 import { Log2Recorder, type HistogramSeries, type MetricsSource } from '../exporters/metrics/index.js';
 import { HotpathError } from './errors.js';
 import { nowNs } from './cpu-profiler.js';
-import { startProfileSource, type ProfileSource } from './profile-source.js';
+import { startProfileSource, type ProfileSource, type StackWindow } from './profile-source.js';
 import { Symbolizer } from './symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf, type ProfileKind } from './window-profile.js';
 import { WindowStore } from './window-store.js';
@@ -43,7 +43,8 @@ export class Agent {
   private readonly drainDurations = new Log2Recorder();
   private readonly lost = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
-  private cutting: Promise<bigint> = Promise.resolve(0n);
+  private reading: Promise<unknown> = Promise.resolve();
+  private storing: Promise<unknown> = Promise.resolve();
   private lastDrainNs = 0n;
   private drainErrors = 0;
   private closed = false;
@@ -96,37 +97,53 @@ export class Agent {
   }
 
   /**
-   * Ends the current window of every stack source now and stores it; resolves to the boundary (Unix ns).
-   * Cuts run one after another, so a boundary returned to one caller is never inside another's window.
+   * Ends the current window of every stack source now and stores it; resolves to each kind's boundary (Unix
+   * ns) once the windows are stored. Two queues: the kernel reads (fast: flip and copy) run one after another, so each
+   * caller's boundary is taken right away and never falls inside another caller's window; symbolizing and
+   * storing (slow) follow in the same order without holding up the next flip.
    */
-  cut(): Promise<bigint> {
-    const next = this.cutting.then(() => this.drainAll());
-    this.cutting = next.catch(() => 0n);
-    return next;
+  cut(): Promise<Map<ProfileKind, bigint>> {
+    const read = this.reading.then(() => this.readAll());
+    this.reading = read.catch(() => undefined);
+    const stored = Promise.all([read, this.storing]).then(([windows]) => this.storeAll(windows));
+    this.storing = stored.catch(() => undefined);
+    return stored;
   }
 
-  private async drainAll(): Promise<bigint> {
-    let boundary = nowNs();
+  private async readAll(): Promise<{ kind: ProfileKind; window: StackWindow }[]> {
+    const out: { kind: ProfileKind; window: StackWindow }[] = [];
     for (const [kind, source] of this.sources) {
       if (this.closed) break;
       const t0 = process.hrtime.bigint();
       try {
-        const w = await source.drain();
-        boundary = w.endNs;
-        for (const [reason, n] of Object.entries(w.lost)) {
-          const key = reason.startsWith(`${kind}_`) ? reason : `${kind}_${reason}`;
-          this.lost.set(key, (this.lost.get(key) ?? 0) + n);
-        }
-        const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
-        this.stores.get(kind)?.add(data, w.endNs);
+        out.push({ kind, window: await source.drain() });
       } catch (err) {
         this.drainErrors++;
         this.log(`hotpath serve: drain ${kind}: ${err instanceof Error ? err.message : String(err)}`);
       }
       this.drainDurations.record(process.hrtime.bigint() - t0);
     }
+    return out;
+  }
+
+  private storeAll(windows: { kind: ProfileKind; window: StackWindow }[]): Map<ProfileKind, bigint> {
+    const boundaries = new Map<ProfileKind, bigint>();
+    for (const { kind, window: w } of windows) {
+      boundaries.set(kind, w.endNs);
+      for (const [reason, n] of Object.entries(w.lost)) {
+        const key = reason.startsWith(`${kind}_`) ? reason : `${kind}_${reason}`;
+        this.lost.set(key, (this.lost.get(key) ?? 0) + n);
+      }
+      try {
+        const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
+        this.stores.get(kind)?.add(data, w.endNs);
+      } catch (err) {
+        this.drainErrors++;
+        this.log(`hotpath serve: symbolize ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     this.lastDrainNs = nowNs();
-    return boundary;
+    return boundaries;
   }
 
   /** The merged profile of retained windows overlapping [fromNs, toNs). */
@@ -138,15 +155,18 @@ export class Agent {
   /** A profile of the next `seconds`, as Go's /debug/pprof/profile does. Aborts when `signal` fires. */
   async live(kind: ProfileKind, seconds: number, pids: number[], signal?: AbortSignal): Promise<ProfileData> {
     const store = this.storeOf(kind);
-    const from = await this.cut();
+    const boundaryOf = async () => (await this.cut()).get(kind) ?? nowNs();
+    const from = await boundaryOf();
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, seconds * 1000);
+      // Measured from the boundary, not from when the first cut finished symbolizing.
+      const remainingMs = Number(from + BigInt(Math.round(seconds * 1e9)) - nowNs()) / 1e6;
+      const t = setTimeout(resolve, Math.max(0, remainingMs));
       signal?.addEventListener('abort', () => {
         clearTimeout(t);
         reject(new Error('request aborted'));
       });
     });
-    const to = await this.cut();
+    const to = await boundaryOf();
     return this.merge(kind, store.within(from, to).map((w) => w.data), from, to, pids);
   }
 

@@ -126,6 +126,41 @@ describe('hotpath record (kernel)', () => {
     expect(r.stderr).toMatch(/\d+ processes gone before symbolization/);
   });
 
+  it('records off-CPU time: a sleeper shows its sleeping function with about the wall time it slept', async () => {
+    const bin = compileWorkload(dir, 'sleeper', `
+#include <unistd.h>
+__attribute__((noinline)) void nap(void) { usleep(20000); }
+__attribute__((noinline)) void hotpath_sleeps_here(void) { nap(); }
+int main(void) { for (;;) hotpath_sleeps_here(); }
+`);
+    // libc is built without frame pointers: the frame-pointer walk from inside usleep skips its caller (nap)
+    // but reaches hotpath_sleeps_here, as perf's would.
+    const child = startProcess(bin);
+    try {
+      const out = join(dir, 'offcpu.pb.gz');
+      const r = await runCli(['record', '--type', 'offcpu', '--pid', String(child.pid), '--duration', '3', '--output', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const p = decode(out);
+      const strings = p.stringTable.strings;
+      expect(p.sampleType.map((t) => `${strings[Number(t.type)]}/${strings[Number(t.unit)]}`)).toEqual(['samples/count', 'offcpu/nanoseconds']);
+      let inFunction = 0;
+      let total = 0;
+      for (const s of p.sample) {
+        const ns = Number(s.value[1]);
+        total += ns;
+        if (functionNamesOf(p, s).includes('hotpath_sleeps_here')) inFunction += ns;
+      }
+      const wall = Number(p.durationNanos);
+      console.log(`offcpu: ${(total / 1e9).toFixed(3)} s off CPU in ${(wall / 1e9).toFixed(3)} s, ${(100 * inFunction / total).toFixed(1)}% in hotpath_sleeps_here`);
+      expect(inFunction / total).toBeGreaterThan(0.9);
+      // One thread asleep nearly all the time; blocks still in progress at the end are not counted.
+      expect(total / wall).toBeGreaterThan(0.85);
+      expect(total / wall).toBeLessThan(1.05);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('rejects bad flags with one line and exit status 2', async () => {
     for (const args of [['record', '--hz', '0'], ['record', '--duration', 'soon'], ['record', '--pid', 'x'], ['record', '--output', 'a.txt'], ['record', '--nope'], ['record', '--type', 'gpu']]) {
       const r = await runCli(args);
