@@ -2,6 +2,7 @@
 // is done once per distinct stack in the window, not per sample.
 import type { ProfileData, ProfileFrame, ProfileSample } from '../exporters/pprof/types.js';
 import type { Symbolizer } from './symbolize/index.js';
+import { processLabels } from './process-metadata.js';
 
 /** A drained aggregate: one thread and stack pair with its sample count and (for off-CPU) its time. */
 export interface RawStackSample {
@@ -76,7 +77,8 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
         frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
         values: [s.count, value],
         numLabels: { pid: s.pid, tid: s.tid },
-        strLabels: { comm: s.comm },
+        // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
+        strLabels: { comm: s.comm, ...processLabels(symbolizer.processMetadata(s.pid)) },
       });
     }
   } finally {

@@ -1,5 +1,6 @@
 // Public API of the stack symbolizer.
 export { Symbolizer, resolveInRoot, type SymbolizerOptions, type SymbolizerStats } from './symbolizer.js';
+export { DebuginfodClient, DEFAULT_DEBUGINFOD_CACHE, type DebuginfodOptions, type DebuginfodStats } from './debuginfod.js';
 export {
   parseElf,
   parseElfNotes,

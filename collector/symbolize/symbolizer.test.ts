@@ -173,7 +173,8 @@ describe('Symbolizer on live processes', () => {
 
   it('names frames of a real Node.js JIT through its perf map', async () => {
     const script = 'function osprey_hot(n){let s=0;for(let i=0;i<n;i++)s+=i%7;return s}let t=0;setInterval(()=>{t+=osprey_hot(2e5)},5);';
-    const child = spawn(process.execPath, ['--perf-basic-prof', '-e', script], { stdio: 'ignore' });
+    // cwd: --perf-basic-prof also makes V8 write isolate-*.log files into the working directory.
+    const child = spawn(process.execPath, ['--perf-basic-prof', '-e', script], { stdio: 'ignore', cwd: dir });
     children.push(child);
     const mapFile = `/tmp/perf-${child.pid}.map`;
     try {

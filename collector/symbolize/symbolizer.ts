@@ -1,11 +1,16 @@
 // Symbolizer: the I/O edge that turns raw kernel and user stack addresses into ProfileFrames.
 // Reads /proc/kallsyms, /proc/<pid>/maps, mapped ELF files (through /proc/<pid>/map_files or the process's
 // root), the vdso image and JIT perf maps; caches parsed files per file identity and per-pid state per drain.
+// C++ and Rust names are demangled for display (the mangled name stays as the system name); stripped files get
+// their symbols from debuginfod when DEBUGINFOD_URLS is set, from the window after the download finishes.
 // Returned frames and mappings are shared between calls: treat them as immutable.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProfileFrame, ProfileMapping } from '../../exporters/pprof/types.js';
+import { demangle } from '../demangle/index.js';
+import { type ProcessMetadata, readProcessMetadata } from '../process-metadata.js';
+import { DebuginfodClient } from './debuginfod.js';
 import { type ByteSource, type ElfFile, bufferSource, parseElf, parseElfNotes } from './elf.js';
 import { type KallsymsTable, parseKallsyms } from './kallsyms.js';
 import { type PerfMapTable, parsePerfMap } from './perf-map.js';
@@ -27,6 +32,10 @@ export interface SymbolizerOptions {
   maxPerfMapBytes?: number;
   /** Cap on a single ELF file's symbol count. Default 2M. */
   maxSymbolsPerFile?: number;
+  /** Show C++/Rust names demangled (the mangled name stays as system name). Default true. */
+  demangle?: boolean;
+  /** Where stripped files' symbols come from; default from DEBUGINFOD_URLS, null to disable. */
+  debuginfod?: DebuginfodClient | null;
 }
 
 export interface SymbolizerStats {
@@ -52,6 +61,13 @@ export interface SymbolizerStats {
   perfMapErrors: number;
   vdsoErrors: number;
   pidsEvicted: number;
+  /** Frames whose name was shown demangled. */
+  demangledNames: number;
+  /** Perf maps read in full, and appended parts read since (a growing map is read incrementally). */
+  perfMapAppends: number;
+  /** Debug files from debuginfod attached to stripped binaries, and ones that failed to parse. */
+  debugFilesAttached: number;
+  debugFileErrors: number;
   kallsymsSymbols: number;
   /** True when /proc/kallsyms showed only zero addresses (kptr_restrict): kernel frames stay unnamed. */
   kallsymsRestricted: boolean;
@@ -69,6 +85,10 @@ const MAX_VDSO_BYTES = 1 << 20;
 interface FileEntry {
   key: string;
   elf?: ElfFile;
+  /** Symbols from a separate debug file (debuginfod) for a stripped `elf`; addresses are the same. */
+  debug?: ElfFile;
+  /** Build-id requested from debuginfod and not attached yet. */
+  pendingBuildId?: string;
   mapping: ProfileMapping;
   frames: Map<bigint, ProfileFrame>;
   symbols: number;
@@ -83,23 +103,47 @@ interface PidState {
   /** Resolved file per maps line (kept across drains while the line is unchanged); null = failed this drain. */
   files: Map<string, FileEntry | null>;
   failedDrain: Map<string, number>;
-  perfMap?: { table: PerfMapTable; ident: string };
+  perfMap?: PerfMapState;
   perfMapDrain: number;
+  meta?: ProcessMetadata;
+  metaDrain: number;
 }
+
+/** A perf map read so far: JIT runtimes only append, so growth is read from `offset` as an extra table. */
+interface PerfMapState {
+  file: string;
+  /** dev:ino of the file. */
+  identity: string;
+  /** Bytes consumed (through the last complete line). */
+  offset: number;
+  /** Oldest first; lookups search newest first so re-used addresses get their latest name. */
+  tables: PerfMapTable[];
+}
+
+const MAX_PERF_MAP_TABLES = 8;
+/**
+ * Opening a path a container controls: never block on a FIFO planted there (O_NONBLOCK; non-regular files are
+ * rejected after fstat) and never follow a symlink swapped in after resolveInRoot checked the path.
+ */
+const SAFE_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
 
 function emptyStats(): SymbolizerStats {
   return {
     framesTotal: 0, framesSymbolized: 0, kernelFrames: 0, nativeFrames: 0, jitFrames: 0, unknownFrames: 0,
     processesGone: 0, mapsErrors: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
-    elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, kallsymsSymbols: 0,
-    kallsymsRestricted: false,
+    elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
+    perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
   };
 }
 
 export class Symbolizer {
   readonly stats: SymbolizerStats = emptyStats();
   private readonly procRoot: string;
-  private readonly opts: Required<Omit<SymbolizerOptions, 'procRoot' | 'kallsymsText'>>;
+  private readonly opts: Required<Omit<SymbolizerOptions, 'procRoot' | 'kallsymsText' | 'debuginfod'>>;
+  /** Debug-file client (undefined: disabled). */
+  readonly debuginfod?: DebuginfodClient;
+  /** Entries waiting for a debuginfod download. */
+  private readonly pendingDebug = new Set<FileEntry>();
   private kallsyms?: KallsymsTable;
   private kernelMapping: ProfileMapping = UNKNOWN_MAPPING;
   private kernelFrames = new Map<bigint, ProfileFrame>();
@@ -122,13 +166,75 @@ export class Symbolizer {
       maxMapsBytes: options.maxMapsBytes ?? 16 << 20,
       maxPerfMapBytes: options.maxPerfMapBytes ?? 64 << 20,
       maxSymbolsPerFile: options.maxSymbolsPerFile ?? 2_000_000,
+      demangle: options.demangle ?? true,
     };
+    this.debuginfod = options.debuginfod === null ? undefined : (options.debuginfod ?? DebuginfodClient.fromEnv());
   }
 
   /** Starts a drain window: each process's maps are read at most once until `endDrain`. */
   beginDrain(): void {
     this.drain++;
     this.inDrain = true;
+    this.attachDownloadedDebugFiles();
+  }
+
+  /** Attaches debug files that finished downloading since the last window (a stat per pending file). */
+  private attachDownloadedDebugFiles(): void {
+    if (!this.debuginfod) return;
+    for (const entry of this.pendingDebug) {
+      if (entry.evicted) {
+        this.pendingDebug.delete(entry);
+        continue;
+      }
+      const file = this.debuginfod.cachedPath(entry.pendingBuildId!);
+      if (file) {
+        this.pendingDebug.delete(entry);
+        this.attachDebugFile(entry, file);
+      }
+    }
+  }
+
+  private attachDebugFile(entry: FileEntry, file: string): void {
+    entry.pendingBuildId = undefined;
+    let fd = -1;
+    try {
+      fd = fs.openSync(file, 'r');
+      const size = fs.fstatSync(fd).size;
+      const parsed = parseElf(fdSource(fd, size), { maxSymbols: this.opts.maxSymbolsPerFile });
+      // A debug file for another build would name the wrong functions.
+      if (!parsed.ok || parsed.elf.buildId !== entry.elf?.buildId || parsed.elf.symbolCount === 0) {
+        this.stats.debugFileErrors++;
+        return;
+      }
+      entry.debug = parsed.elf;
+      entry.frames.clear();
+      entry.symbols += parsed.elf.symbolCount;
+      this.totalSymbols += parsed.elf.symbolCount;
+      const mp = entry.mapping;
+      if (!mp.hasFunctions) {
+        entry.mapping = Object.freeze({ ...mp, hasFunctions: true });
+        this.mappings.set(entry.key, entry.mapping);
+      }
+      this.stats.debugFilesAttached++;
+    } catch {
+      this.stats.debugFileErrors++;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Process name, container id and pod UID of `pid`, read at most once per drain and kept with the pid's
+   * other state (so a process that exits before a later window keeps its last known metadata). Never throws.
+   */
+  processMetadata(pid: number): ProcessMetadata | undefined {
+    if (!this.inDrain) this.drain++;
+    const st = this.stateOf(pid);
+    if (st.metaDrain !== this.drain) {
+      st.metaDrain = this.drain;
+      st.meta = readProcessMetadata(pid, this.procRoot) ?? st.meta;
+    }
+    return st.meta;
   }
 
   /** Ends a drain window and drops state of pids not seen for `pidIdleDrains` drains. */
@@ -241,13 +347,18 @@ export class Symbolizer {
     else this.stats.unknownFrames++;
   }
 
-  private pidState(pid: number): PidState {
+  private stateOf(pid: number): PidState {
     let st = this.pids.get(pid);
     if (!st) {
-      st = { lastSeenDrain: this.drain, mapsDrain: -1, gone: false, files: new Map(), failedDrain: new Map(), perfMapDrain: -1 };
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, gone: false, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1 };
       this.pids.set(pid, st);
     }
     st.lastSeenDrain = this.drain;
+    return st;
+  }
+
+  private pidState(pid: number): PidState {
+    const st = this.stateOf(pid);
     if (st.mapsDrain !== this.drain) {
       st.mapsDrain = this.drain;
       const r = readBounded(path.join(this.procRoot, String(pid), 'maps'), this.opts.maxMapsBytes);
@@ -308,8 +419,10 @@ export class Symbolizer {
     }
     let frame = entry.frames.get(vaddr);
     if (!frame) {
-      const sym = elf.lookup(vaddr);
-      frame = { address: vaddr, functionName: sym?.name, systemName: sym?.name, kind: 'native', mapping: entry.mapping };
+      const sym = entry.debug?.lookup(vaddr) ?? elf.lookup(vaddr);
+      const shown = sym && this.opts.demangle ? demangle(sym.name) : undefined;
+      if (shown !== undefined) this.stats.demangledNames++;
+      frame = { address: vaddr, functionName: shown ?? sym?.name, systemName: sym?.name, kind: 'native', mapping: entry.mapping };
       if (entry.frames.size >= MAX_FRAME_CACHE) entry.frames.clear();
       entry.frames.set(vaddr, frame);
     }
@@ -356,7 +469,7 @@ export class Symbolizer {
       const resolved = resolveInRoot(path.join(pidDir, 'root'), m.path);
       if (resolved && !m.deleted) {
         try {
-          fd = fs.openSync(resolved, 'r');
+          fd = fs.openSync(resolved, SAFE_OPEN_FLAGS);
         } catch {
           fd = -1;
         }
@@ -394,6 +507,16 @@ export class Symbolizer {
         entry = { key, elf: parsed.elf, mapping: this.mappingFor(key, m.path, parsed.elf), frames: new Map(), symbols: parsed.elf.symbolCount, evicted: false };
       }
       this.insert(entry);
+      // Stripped (no .symtab): its debug file may be cached already, else ask debuginfod in the background.
+      if (entry.elf && !entry.elf.hasSymtab && entry.elf.buildId && this.debuginfod) {
+        const cached = this.debuginfod.cachedPath(entry.elf.buildId);
+        if (cached) this.attachDebugFile(entry, cached);
+        else {
+          entry.pendingBuildId = entry.elf.buildId;
+          this.pendingDebug.add(entry);
+          this.debuginfod.request(entry.elf.buildId);
+        }
+      }
       return entry;
     } catch {
       this.stats.fileOpenErrors++;
@@ -477,35 +600,72 @@ export class Symbolizer {
     return this.vdso;
   }
 
-  /** The perf map of a process, re-read at most once per drain and only when the file changed. */
-  private perfMapFor(pid: number, st: PidState): PerfMapTable | undefined {
-    if (st.perfMapDrain === this.drain) return st.perfMap?.table;
-    st.perfMapDrain = this.drain;
+  /**
+   * The perf map of a process, looked at most once per drain. JIT runtimes append to it, so only the new
+   * complete lines are read; a shrunk or replaced file, or too many appended parts, is read again in full.
+   */
+  private perfMapFor(pid: number, st: PidState): { lookup(addr: bigint): { name: string } | undefined } | undefined {
+    if (st.perfMapDrain !== this.drain) {
+      st.perfMapDrain = this.drain;
+      st.perfMap = this.refreshPerfMap(pid, st.perfMap);
+    }
+    const pm = st.perfMap;
+    if (!pm) return undefined;
+    return {
+      lookup: (addr) => {
+        for (let i = pm.tables.length - 1; i >= 0; i--) {
+          const hit = pm.tables[i].lookup(addr);
+          if (hit) return hit;
+        }
+        return undefined;
+      },
+    };
+  }
+
+  private refreshPerfMap(pid: number, prev: PerfMapState | undefined): PerfMapState | undefined {
     const pidDir = path.join(this.procRoot, String(pid));
     const nspid = readNsPid(pidDir) ?? pid;
     const file = resolveInRoot(path.join(pidDir, 'root'), `/tmp/perf-${nspid}.map`);
-    if (!file) {
-      st.perfMap = undefined;
-      return undefined;
-    }
-    let s: fs.BigIntStats;
+    if (!file) return undefined;
+    let fd = -1;
     try {
-      s = fs.statSync(file, { bigint: true });
+      fd = fs.openSync(file, SAFE_OPEN_FLAGS);
+      const s = fs.fstatSync(fd, { bigint: true });
+      if (!s.isFile()) return undefined;
+      const identity = `${s.dev}:${s.ino}`;
+      const size = Number(s.size);
+      let state: PerfMapState;
+      if (prev && prev.identity === identity && prev.file === file && size >= prev.offset && prev.tables.length < MAX_PERF_MAP_TABLES) {
+        if (size === prev.offset) return prev;
+        state = prev;
+        this.stats.perfMapAppends++;
+      } else {
+        state = { file, identity, offset: 0, tables: [] };
+        this.stats.perfMapsLoaded++;
+      }
+      const budget = this.opts.maxPerfMapBytes - state.offset;
+      if (budget <= 0) return state; // at the cap: keep what was read
+      const want = Math.min(size - state.offset, budget);
+      const buf = Buffer.allocUnsafe(want);
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, buf, got, want - got, state.offset + got);
+        if (n <= 0) break;
+        got += n;
+      }
+      // Only complete lines: the runtime may be writing the last one right now.
+      const end = buf.subarray(0, got).lastIndexOf(10);
+      if (end < 0) return state;
+      const table = parsePerfMap(buf.subarray(0, end + 1).toString('utf8'));
+      state.tables = [...state.tables, table];
+      state.offset += end + 1;
+      return state;
     } catch {
-      st.perfMap = undefined;
-      return undefined;
-    }
-    const ident = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
-    if (st.perfMap?.ident === ident) return st.perfMap.table;
-    const r = readBounded(file, this.opts.maxPerfMapBytes);
-    if (!r.ok) {
       this.stats.perfMapErrors++;
-      st.perfMap = undefined;
-      return undefined;
+      return prev;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
     }
-    this.stats.perfMapsLoaded++;
-    st.perfMap = { table: parsePerfMap(r.text), ident };
-    return st.perfMap.table;
   }
 }
 
