@@ -10,9 +10,9 @@ import {
   decodeCpuSampleKey,
   decodeStack,
   encodeCpuProfileConfig,
-  sumPerCpuU64,
 } from './decode/cpu-sample-key.js';
-import { BpfObject, type BpfLink, type BpfMap, closeFd, onlineCpus, openCpuClockEvent, possibleCpuCount } from './libbpf.js';
+import { BpfObject, type BpfLink, type BpfMap, closeFd, onlineCpus, openCpuClockEvent } from './libbpf.js';
+import { LostCounters } from './lost-counters.js';
 import { programObjectPath } from './program-files.js';
 
 export interface CpuProfilerOptions {
@@ -61,11 +61,10 @@ export class CpuProfiler {
   private readonly links: BpfLink[] = [];
   private readonly stacks: [BpfMap, BpfMap];
   private readonly counts: [BpfMap, BpfMap];
-  private readonly lostMap: BpfMap;
+  private readonly lost: LostCounters<CpuLostReason>;
   private readonly bss: BpfMap;
   private active = 0;
   private windowStart: bigint;
-  private lostSeen: bigint[] = CPU_LOST_REASONS.map(() => 0n);
   private draining: Promise<CpuWindow> | null = null;
   private closed = false;
 
@@ -74,7 +73,7 @@ export class CpuProfiler {
     this.hz = hz;
     this.stacks = [object.map('stacks_0'), object.map('stacks_1')];
     this.counts = [object.map('counts_0'), object.map('counts_1')];
-    this.lostMap = object.map('lost');
+    this.lost = new LostCounters(object.map('lost'), CPU_LOST_REASONS);
     this.bss = object.map('.bss');
     this.windowStart = nowNs();
   }
@@ -179,22 +178,8 @@ export class CpuProfiler {
     }));
     for (const key of stackMap.keys()) stackMap.delete(key);
 
-    const lost = { stack_not_found: notFound } as CpuWindow['lost'];
-    const totals = this.readLost();
-    CPU_LOST_REASONS.forEach((reason, i) => {
-      lost[reason] = Number(totals[i] - this.lostSeen[i]);
-    });
-    this.lostSeen = totals;
+    const lost = { stack_not_found: notFound, ...this.lost.delta() };
     return { startNs, endNs, samples, lost, stacksRead: stackCache.size };
-  }
-
-  private readLost(): bigint[] {
-    const value = Buffer.alloc(8 * possibleCpuCount());
-    const key = Buffer.alloc(4);
-    return CPU_LOST_REASONS.map((_, i) => {
-      key.writeUInt32LE(i, 0);
-      return this.lostMap.lookup(key, value) ? sumPerCpuU64(value) : 0n;
-    });
   }
 
   /** Stops sampling (the maps stay readable for a last drain). Idempotent. */

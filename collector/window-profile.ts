@@ -47,6 +47,17 @@ export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sa
   };
 }
 
+/**
+ * Frames of the tracing machinery that ran the program itself (tracepoint iterators, BPF trampolines). The
+ * program skips a fixed number of them, but how many there are depends on how many programs share the
+ * tracepoint, so what is left is trimmed by name.
+ */
+const TRACING_FRAME = /^(__traceiter_|__bpf_trace_|bpf_trace_run\d|bpf_prog_|__probestub_|trace_call_bpf)/;
+
+export function isTracingFrame(name: string | null | undefined): boolean {
+  return typeof name === 'string' && TRACING_FRAME.test(name);
+}
+
 /** Symbolizes a window. The symbolizer's per-drain caches span exactly this call. */
 export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer, opts: WindowProfileOptions): ProfileData {
   const types = sampleTypesOf(opts.kind, opts.hz);
@@ -64,6 +75,11 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
       if (s.kernelStack.length > 0) {
         const k = keyOf(s.kernelStack);
         kernel = kernelCache.get(k) ?? symbolizer.symbolizeKernel(callSites(s.kernelStack));
+        if (opts.kind === 'offcpu') {
+          let first = 0;
+          while (first < kernel.length - 1 && isTracingFrame(kernel[first].functionName)) first++;
+          if (first > 0) kernel = kernel.slice(first);
+        }
         kernelCache.set(k, kernel);
       }
       let user: ProfileFrame[] = [];

@@ -1,8 +1,9 @@
 // Loads programs/offcpu.bpf.o (sched_switch) and drains off-CPU time per {thread, kernel and user stacks}
 // each window. Kernel requirement: BTF; tp_btf + task storage (5.11+), else raw_tp.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeStack, sumPerCpuU64 } from '../decode/cpu-sample-key.js';
-import { possibleCpuCount, type BpfLink, type BpfMap, type ProgramStats } from '../libbpf.js';
+import { decodeStack } from '../decode/cpu-sample-key.js';
+import { LostCounters } from '../lost-counters.js';
+import { type BpfLink, type BpfMap, type ProgramStats } from '../libbpf.js';
 import { attachAll, closedError, loadTwins, statsOf, type AttachVariant, type LoadedTwins } from './load-twins.js';
 import {
   decodeOffcpuKey,
@@ -57,12 +58,11 @@ export class OffcpuCollector {
   private readonly loaded: LoadedTwins;
   private readonly stacks: BpfMap[];
   private readonly counts: [BpfMap, BpfMap];
-  private readonly lostMap: BpfMap;
+  private readonly lost: LostCounters<OffcpuLostReason>;
   private readonly bss: BpfMap;
   private links: BpfLink[] = [];
   private generation = 0;
   private windowStart = nowNs();
-  private lostSeen: bigint[] = OFFCPU_LOST_REASONS.map(() => 0n);
   private draining: Promise<OffcpuWindow> | null = null;
   private closed = false;
 
@@ -72,7 +72,7 @@ export class OffcpuCollector {
     const o = loaded.object;
     this.stacks = Array.from({ length: OFFCPU_STACK_MAPS }, (_, i) => o.map(`stacks_${i}`));
     this.counts = [o.map('counts_0'), o.map('counts_1')];
-    this.lostMap = o.map('lost');
+    this.lost = new LostCounters(o.map('lost'), OFFCPU_LOST_REASONS);
     this.bss = o.map('.bss');
   }
 
@@ -168,22 +168,8 @@ export class OffcpuCollector {
     const recycled = this.stacks[(ended + OFFCPU_STACK_MAPS - 1) % OFFCPU_STACK_MAPS];
     for (const key of recycled.keys()) recycled.delete(key);
 
-    const lost = { stack_not_found: notFound } as OffcpuWindow['lost'];
-    const totals = this.readLost();
-    OFFCPU_LOST_REASONS.forEach((reason, i) => {
-      lost[reason] = Number(totals[i] - this.lostSeen[i]);
-    });
-    this.lostSeen = totals;
+    const lost = { stack_not_found: notFound, ...this.lost.delta() };
     return { startNs, endNs, samples, lost };
-  }
-
-  private readLost(): bigint[] {
-    const value = Buffer.alloc(8 * possibleCpuCount());
-    const key = Buffer.alloc(4);
-    return OFFCPU_LOST_REASONS.map((_, i) => {
-      key.writeUInt32LE(i, 0);
-      return this.lostMap.lookup(key, value) ? sumPerCpuU64(value) : 0n;
-    });
   }
 
   /** Detaches and frees everything. Idempotent. */
