@@ -222,6 +222,7 @@ export class Agent {
         return stats;
       },
       info: () => ({ version: this.options.version, kernel: this.options.kernel }),
+      programsAttached: () => Object.fromEntries(this.statuses.map((s) => [s.program, s.attached])),
     };
   }
 

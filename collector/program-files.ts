@@ -1,5 +1,5 @@
 // Where the compiled BPF objects are: dist/programs/ beside the compiled collector (dist/collector/), or
-// from the TypeScript sources under test (collector/ → dist/programs/). HOTPATH_PROGRAMS_DIR overrides both.
+// from the TypeScript sources under test (collector/ → dist/programs/). HOTPATH_PROGRAMS_DIR replaces both.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,10 @@ import { ErrorCodes, HotpathError } from './errors.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 export function programObjectPath(name: string): string {
-  const dirs = [process.env.HOTPATH_PROGRAMS_DIR, join(here, '..', 'programs'), join(here, '..', 'dist', 'programs')];
+  // An explicit directory is the only place looked in, so a deployment never loads objects from elsewhere.
+  const dirs = process.env.HOTPATH_PROGRAMS_DIR
+    ? [process.env.HOTPATH_PROGRAMS_DIR]
+    : [join(here, '..', 'programs'), join(here, '..', 'dist', 'programs')];
   for (const dir of dirs) {
     if (!dir) continue;
     const path = join(dir, `${name}.bpf.o`);
@@ -16,6 +19,6 @@ export function programObjectPath(name: string): string {
   }
   throw new HotpathError(
     ErrorCodes.OPEN_OBJECT,
-    `find BPF object ${name}.bpf.o: not built (run \`npm run build\`; looked in ${dirs.filter(Boolean).join(', ')})`,
+    `find BPF object ${name}.bpf.o: not built (run \`npm run build\`; looked in ${dirs.join(', ')})`,
   );
 }

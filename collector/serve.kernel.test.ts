@@ -58,6 +58,19 @@ describe('hotpath serve (kernel)', () => {
     expect(namesIn(p).has('hotpath_serve_hot')).toBe(true);
   });
 
+  it('answers concurrent live requests from the one set of attached programs', async () => {
+    const t0 = Date.now();
+    const responses = await Promise.all([1, 2, 2].map((sec) => request(`${agent.url}/debug/pprof/profile?seconds=${sec}`)));
+    const profiles = await Promise.all(responses.map(async (r) => {
+      expect(r.statusCode).toBe(200);
+      return Profile.decode(gunzipSync(Buffer.from(await r.body.arrayBuffer())));
+    }));
+    // They ran side by side, not one after another.
+    expect(Date.now() - t0).toBeLessThan(4500);
+    for (const p of profiles) expect(namesIn(p).has('hotpath_serve_hot')).toBe(true);
+    expect(profiles.map((p) => Math.round(Number(p.durationNanos) / 1e9))).toEqual([1, 2, 2]);
+  });
+
   it('merges retained windows for a from/to history query', async () => {
     await new Promise((r) => setTimeout(r, 3500));
     const to = Math.floor(Date.now() / 1000);

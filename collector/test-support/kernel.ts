@@ -67,9 +67,12 @@ export interface RunningAgent {
 }
 
 /** Starts `hotpath serve` on a free loopback port and waits until it listens. */
-export function startAgent(args: string[], timeoutMs = 60_000): Promise<RunningAgent> {
+export function startAgent(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningAgent> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

@@ -60,6 +60,8 @@ export interface MetricsSource {
   programStats(): ProgramStats[];
   /** hotpath_info{version,kernel} 1. */
   info(): AgentInfo;
+  /** hotpath_program_attached{program}: 1 attached, 0 selected but failed to attach. */
+  programsAttached?(): Readonly<Record<string, boolean>>;
 }
 
 export interface HotpathMetricProducerOptions {
@@ -78,6 +80,7 @@ export const MetricNames = {
   programRunSeconds: 'hotpath_bpf_program_run_seconds_total',
   programRuns: 'hotpath_bpf_program_runs_total',
   info: 'hotpath_info',
+  programAttached: 'hotpath_program_attached',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -188,6 +191,25 @@ export class HotpathMetricProducer implements MetricProducer {
         dataPoints: [{ startTime: this.startTime, endTime, attributes: { version: String(version), kernel: String(kernel) }, value: 1 }],
       };
     });
+
+    if (this.source.programsAttached) {
+      add(MetricNames.programAttached, () => {
+        const attached = this.source.programsAttached?.() ?? {};
+        return {
+          descriptor: {
+            name: MetricNames.programAttached,
+            description: 'Whether each selected program is attached (1) or failed to attach (0).',
+            unit: '',
+            valueType: ValueType.INT,
+          },
+          aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPointType: DataPointType.GAUGE,
+          dataPoints: Object.entries(attached).map(([program, ok]) => ({
+            startTime: this.startTime, endTime, attributes: { program }, value: ok ? 1 : 0,
+          })),
+        };
+      });
+    }
 
     return {
       // The reader keeps the SDK's resource and ignores this one.
