@@ -1,11 +1,11 @@
 // Pure parsing of command-line values. Each parser throws a usage error naming the flag and the value.
 import { usageError } from './errors.js';
 
-const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+const UNITS: Record<string, number> = { us: 1e-6, ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
-/** Parses a duration: "10", "10s", "1.5m", "1h", "250ms" → seconds. A bare number is seconds. */
+/** Parses a duration: "10", "10s", "1.5m", "1h", "250ms", "5us" → seconds. A bare number is seconds. */
 export function parseDuration(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$/.exec(text.trim());
   if (!m) throw usageError(`invalid value for ${flag}: "${text}" (expected a duration such as 10, 10s, 5m or 1h)`);
   const seconds = Number(m[1]) * UNITS[m[2] ?? 's'];
   if (!(seconds > 0) || !Number.isFinite(seconds)) throw usageError(`invalid value for ${flag}: "${text}" (must be positive)`);

@@ -48,8 +48,12 @@ describe('metrics (kernel)', () => {
   });
 
   afterAll(async () => {
-    fio?.kill('SIGKILL');
-    prometheus?.kill('SIGKILL');
+    for (const child of [fio, prometheus]) {
+      if (!child || child.exitCode !== null) continue;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
     await agent?.stop();
     rmSync(fioFile, { force: true });
   });
@@ -75,8 +79,10 @@ describe('metrics (kernel)', () => {
     prometheus = spawn('prometheus', [
       `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`,
     ], { stdio: 'ignore' });
-    fio = spawn('fio', ['--name=hotpath', `--filename=${fioFile}`, '--size=64M', '--rw=randread', '--direct=1', '--bs=4k',
-      '--ioengine=psync', '--time_based', '--runtime=60'], { stdio: 'ignore' });
+    // --thread: the job runs inside this one process, so killing it stops the I/O (a forked fio job would
+    // outlive its parent and disturb the tests that count I/Os after this one).
+    fio = spawn('fio', ['--name=hotpath', '--thread', `--filename=${fioFile}`, '--size=64M', '--rw=randread', '--direct=1',
+      '--bs=4k', '--ioengine=psync', '--time_based', '--runtime=60'], { stdio: 'ignore' });
     const query = 'histogram_quantile(0.99, rate(hotpath_block_io_latency_seconds_bucket[30s]))';
     const p99 = await waitFor('a p99 from Prometheus', async () => {
       const res = await request(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`);

@@ -25,7 +25,7 @@ Flags:
                         .svg    interactive flamegraph
                         .html   interactive flamegraph page
                       (default cpu.pb.gz, or offcpu.pb.gz with --type offcpu)
-  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us as 0.000001s; e.g. 1ms)
+  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
   --include-idle      keep samples of the idle task (pid 0)
   -h, --help          this help
 
@@ -45,7 +45,7 @@ export const recordCommand: Command = {
     hz: { type: 'string', default: '99' },
     pid: { type: 'string', multiple: true },
     output: { type: 'string' },
-    'min-block': { type: 'string', default: '0.000001' },
+    'min-block': { type: 'string', default: '1us' },
     'include-idle': { type: 'boolean', default: false },
   },
   async run(values) {

@@ -27,7 +27,7 @@ Flags:
                        memory bound of the retained history per profile type (default 256M); the oldest
                        windows are dropped first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
-  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us, written 0.000001)
+  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
   -h, --help           this help
 
 Routes:
@@ -55,7 +55,7 @@ export const serveCommand: Command = {
     retention: { type: 'string', default: '1h' },
     'retention-memory': { type: 'string', default: '256M' },
     pid: { type: 'string', multiple: true },
-    'min-block': { type: 'string', default: '0.000001' },
+    'min-block': { type: 'string', default: '1us' },
   },
   async run(values) {
     const host = values.host as string;
