@@ -2,7 +2,7 @@
 // symbolizes the stack windows into bounded stores, and answers queries for live and retained profiles.
 import { filterByPid, mergeProfileData, type ProfileData } from '../exporters/pprof/index.js';
 import { Log2Recorder, type HistogramSeries, type MetricsSource } from '../exporters/metrics/index.js';
-import { HotpathError } from './errors.js';
+import { ErrorCodes, HotpathError } from './errors.js';
 import { nowNs } from './cpu-profiler.js';
 import { startProfileSource, type ProfileSource, type StackWindow } from './profile-source.js';
 import { Symbolizer } from './symbolize/index.js';
@@ -174,13 +174,10 @@ export class Agent {
     return this.stores.get(kind)?.oldestStartNs;
   }
 
-  storeSize(kind: ProfileKind) {
-    return this.stores.get(kind)?.size;
-  }
 
   private storeOf(kind: ProfileKind): WindowStore {
     const store = this.stores.get(kind);
-    if (!store) throw new HotpathError('HP_ERR_NOT_FOUND', `the ${kind} program is not running (see --programs)`);
+    if (!store) throw new HotpathError(ErrorCodes.NOT_FOUND, `the ${kind} program is not running (see --programs)`);
     return store;
   }
 

@@ -49,7 +49,7 @@ export interface CpuWindow {
 }
 
 /** Time for programs already running on the old buffer to finish after a flip (they run for microseconds). */
-const FLIP_GRACE_MS = 10;
+export const FLIP_GRACE_MS = 10;
 
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;

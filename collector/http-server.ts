@@ -200,13 +200,13 @@ export class HttpServer {
       }
       case '/debug/pprof/profile':
       case '/debug/pprof/offcpu':
-        return this.profileRoute(req, res, path, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof');
+        return this.profileRoute(res, path, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof');
       case '/flamegraph': {
         const type = url.searchParams.get('type') ?? 'cpu';
         if (type !== 'cpu' && type !== 'offcpu') {
           return this.reject(res, path, new QueryError(400, `invalid type "${type}": expected cpu or offcpu`));
         }
-        return this.profileRoute(req, res, path, url, type, 'flamegraph');
+        return this.profileRoute(res, path, url, type, 'flamegraph');
       }
       default:
         return sendError(res, 404, `404 page not found: ${path} (see / for the routes)`);
@@ -214,7 +214,6 @@ export class HttpServer {
   }
 
   private async profileRoute(
-    req: IncomingMessage,
     res: ServerResponse,
     route: string,
     url: URL,

@@ -1,14 +1,13 @@
 // `hotpath record`: one profile of the next N seconds, written to a file.
 import { mergeProfileData, type ProfileData } from '../../exporters/pprof/index.js';
 import type { Command } from '../cli.js';
-import { CpuProfiler } from '../cpu-profiler.js';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import { parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
 import { missingPrivileges } from '../libbpf.js';
 import { outputFormatOf, writeProfileFile } from '../output-files.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, summarizeProfile, type ProfileKind } from '../window-profile.js';
-import { startProfileSource, type ProfileSource } from '../profile-source.js';
+import { startProfileSource } from '../profile-source.js';
 
 const HELP = `Usage: hotpath record [flags]
 
@@ -136,4 +135,3 @@ function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-export type { ProfileSource };

@@ -73,10 +73,6 @@ class V0 {
 
   constructor(private readonly s: string, public pos: number) {}
 
-  private peek(): string {
-    return this.s[this.pos] ?? '';
-  }
-
   private eat(c: string): boolean {
     if (this.s[this.pos] === c) {
       this.pos++;

@@ -2,6 +2,7 @@
 // each window. Kernel requirement: BTF; tp_btf + task storage (5.11+), else raw_tp.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeStack } from '../decode/cpu-sample-key.js';
+import { FLIP_GRACE_MS, nowNs } from '../cpu-profiler.js';
 import { LostCounters } from '../lost-counters.js';
 import { type BpfLink, type BpfMap, type ProgramStats } from '../libbpf.js';
 import { attachAll, closedError, loadTwins, statsOf, type AttachVariant, type LoadedTwins } from './load-twins.js';
@@ -46,12 +47,6 @@ export interface OffcpuWindow {
   lost: Record<OffcpuLostReason | 'stack_not_found', number>;
 }
 
-/** Time for programs already running on the old buffer to finish after a flip (they run for microseconds). */
-const FLIP_GRACE_MS = 10;
-
-function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
 
 export class OffcpuCollector {
   readonly variant: AttachVariant;
