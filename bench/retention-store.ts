@@ -4,10 +4,10 @@
 // Run as root: node --expose-gc dist/bench/retention-store.js [--windows 360] [--seconds 10]
 import { spawn } from 'node:child_process';
 import { mergeProfileData, encodePprofGzip, type ProfileData } from '../exporters/pprof/index.js';
-import { CpuProfiler } from '../collector/cpu-profiler.js';
+import { CpuProfiler } from '../collector/sources/cpu.js';
 import { Symbolizer } from '../collector/symbolize/index.js';
-import { buildWindowProfile } from '../collector/window-profile.js';
-import { WindowStore } from '../collector/window-store.js';
+import { buildWindowProfile } from '../collector/windows/window-profile.js';
+import { WindowStore } from '../collector/windows/window-store.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OffcpuCollector, RunqlatCollector } from '../collector/latency/index.js';
+import { OffcpuCollector, RunqlatCollector } from '../collector/sources/latency-index.js';
 
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
 

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWindowProfile } from '../window-profile.js';
+import { buildWindowProfile } from '../windows/window-profile.js';
 import { DebuginfodClient } from './debuginfod.js';
 import { Symbolizer } from './symbolizer.js';
 import { PROGRAM_SOURCE, LIB_SOURCE, gcc, makeTempDir, readelfBuildId } from './test-support/native.js';

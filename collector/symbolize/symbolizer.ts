@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProfileFrame, ProfileMapping } from '../../exporters/pprof/types.js';
-import { demangle } from '../demangle/index.js';
-import { type ProcessMetadata, readProcessMetadata } from '../process-metadata.js';
+import { demangle } from './demangle/index.js';
+import { type ProcessMetadata, readProcessMetadata } from './process-metadata.js';
 import { DebuginfodClient } from './debuginfod.js';
 import { type ByteSource, type ElfFile, bufferSource, parseElf, parseElfNotes } from './elf.js';
 import { type KallsymsTable, parseKallsyms } from './kallsyms.js';

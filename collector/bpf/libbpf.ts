@@ -1,0 +1,405 @@
+// The one module that binds libbpf.so.1 and the few system calls hotpath needs (through koffi). Nothing else
+// imports koffi. Stays within the libbpf 1.1 API (Debian 12): pointer-returning calls give NULL and set errno,
+// int-returning calls give -errno. Calls are synchronous; errno is read right after a failing call.
+import koffi from 'koffi';
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, HotpathError, type ErrorCode } from '../errors.js';
+
+type Ptr = bigint;
+
+const libbpf = koffi.load('libbpf.so.1');
+const libc = koffi.load('libc.so.6');
+
+const PrintFn = koffi.proto('int hotpath_libbpf_print_fn(int level, const char *fmt, void *ap)');
+
+const c = {
+  objectOpenFile: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
+  objectLoad: libbpf.func('int bpf_object__load(void *obj)'),
+  objectClose: libbpf.func('void bpf_object__close(void *obj)'),
+  findProgram: libbpf.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
+  findMap: libbpf.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+  programSetAutoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  programFd: libbpf.func('int bpf_program__fd(void *prog)'),
+  attachPerfEvent: libbpf.func('void *bpf_program__attach_perf_event(void *prog, int pfd)'),
+  attach: libbpf.func('void *bpf_program__attach(void *prog)'),
+  linkDestroy: libbpf.func('int bpf_link__destroy(void *link)'),
+  mapFd: libbpf.func('int bpf_map__fd(void *map)'),
+  mapKeySize: libbpf.func('uint32_t bpf_map__key_size(void *map)'),
+  mapValueSize: libbpf.func('uint32_t bpf_map__value_size(void *map)'),
+  mapMaxEntries: libbpf.func('uint32_t bpf_map__max_entries(void *map)'),
+  mapSetMaxEntries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)'),
+  mapSetInitialValue: libbpf.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
+  mapLookup: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+  mapUpdate: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+  mapDelete: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  mapNextKey: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+  mapLookupAndDeleteBatch: libbpf.func(
+    'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, void *opts)',
+  ),
+  objGetInfoByFd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len)'),
+  setPrint: libbpf.func('void *libbpf_set_print(hotpath_libbpf_print_fn *fn)'),
+  syscall: libc.func('long syscall(long number, ...)'),
+  close: libc.func('int close(int fd)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+  vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
+};
+
+// libbpf's messages (verifier logs included) go to a bounded buffer: they are attached to load errors and
+// printed only when HOTPATH_DEBUG is set.
+const LOG_LINES_KEPT = 200;
+const libbpfLog: string[] = [];
+const printBuffer = Buffer.alloc(4096);
+const printCallback = koffi.register((level: number, fmt: string, ap: Ptr) => {
+  const n = c.vsnprintf(printBuffer, printBuffer.length, fmt, ap) as number;
+  const text = printBuffer.subarray(0, Math.max(0, Math.min(n, printBuffer.length - 1))).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue;
+    libbpfLog.push(line);
+    if (libbpfLog.length > LOG_LINES_KEPT) libbpfLog.shift();
+    if (process.env.HOTPATH_DEBUG) process.stderr.write(`libbpf[${level}]: ${line}\n`);
+  }
+  return 0;
+}, koffi.pointer(PrintFn));
+c.setPrint(printCallback);
+
+/** The last lines libbpf printed (for error messages). */
+export function recentLibbpfLog(lines = 40): string[] {
+  return libbpfLog.slice(-lines);
+}
+
+export function errnoMessage(errno: number): string {
+  return `${c.strerror(errno) as string} (errno ${errno})`;
+}
+
+function fail(code: ErrorCode, step: string, errno: number, extra = ''): never {
+  throw new HotpathError(code, `${step}: ${errnoMessage(errno)}${extra}`, errno);
+}
+
+/** -errno from an int-returning libbpf call, or errno after a NULL-returning one. */
+function errnoOf(ret: number): number {
+  return ret < 0 ? -ret : koffi.errno();
+}
+
+/** Refuses to go on without the privileges BPF needs; returns the one-line reason, or null when fine. */
+export function missingPrivileges(): string | null {
+  if (process.geteuid?.() === 0) return null;
+  let capEff = 0n;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+    if (m) capEff = BigInt(`0x${m[1]}`);
+  } catch {
+    // No /proc: report the capabilities as missing.
+  }
+  const CAP_SYS_ADMIN = 21n;
+  const CAP_PERFMON = 38n;
+  const CAP_BPF = 39n;
+  const has = (cap: bigint) => (capEff >> cap) & 1n;
+  if (has(CAP_SYS_ADMIN)) return null;
+  const missing = [has(CAP_BPF) ? '' : 'CAP_BPF', has(CAP_PERFMON) ? '' : 'CAP_PERFMON'].filter(Boolean);
+  if (missing.length === 0) return null;
+  return `not privileged enough to load BPF programs: run as root, or grant ${missing.join(' + ')}`;
+}
+
+export class BpfMap {
+  readonly name: string;
+  private readonly ptr: Ptr;
+
+  constructor(name: string, ptr: Ptr) {
+    this.name = name;
+    this.ptr = ptr;
+  }
+
+  get fd(): number {
+    return c.mapFd(this.ptr) as number;
+  }
+  get keySize(): number {
+    return c.mapKeySize(this.ptr) as number;
+  }
+  get valueSize(): number {
+    return c.mapValueSize(this.ptr) as number;
+  }
+  get maxEntries(): number {
+    return c.mapMaxEntries(this.ptr) as number;
+  }
+
+  /** Before load: resize the map. */
+  setMaxEntries(n: number): void {
+    const ret = c.mapSetMaxEntries(this.ptr, n) as number;
+    if (ret < 0) fail(ErrorCodes.MAP, `set max entries of map ${this.name}`, errnoOf(ret));
+  }
+
+  /** Before load: the initial contents of a global-data map (.rodata/.bss/.data); sizes must match exactly. */
+  setInitialValue(data: Buffer): void {
+    if (data.length !== this.valueSize) {
+      throw new HotpathError(
+        ErrorCodes.LAYOUT,
+        `set initial value of map ${this.name}: ${data.length} bytes given, the map holds ${this.valueSize}`,
+      );
+    }
+    const ret = c.mapSetInitialValue(this.ptr, data, data.length) as number;
+    if (ret < 0) fail(ErrorCodes.MAP, `set initial value of map ${this.name}`, errnoOf(ret));
+  }
+
+  /** Refuses a map whose key or value size differs from the layout the caller's decoder mirrors. */
+  checkLayout(keySize: number, valueSize: number, header: string): void {
+    if (this.keySize !== keySize || this.valueSize !== valueSize) {
+      throw new HotpathError(
+        ErrorCodes.LAYOUT,
+        `map ${this.name}: key/value sizes ${this.keySize}/${this.valueSize} differ from ${keySize}/${valueSize} ` +
+          `of the decoder mirroring ${header}: rebuild the programs and the collector together`,
+      );
+    }
+  }
+
+  /** Looks a key up into `value`; false when absent. */
+  lookup(key: Buffer, value: Buffer): boolean {
+    const ret = c.mapLookup(this.fd, key, value) as number;
+    if (ret === 0) return true;
+    const errno = errnoOf(ret);
+    if (errno === 2) return false;
+    fail(ErrorCodes.MAP, `look up in map ${this.name}`, errno);
+  }
+
+  update(key: Buffer, value: Buffer, flags = 0): void {
+    const ret = c.mapUpdate(this.fd, key, value, flags) as number;
+    if (ret < 0) fail(ErrorCodes.MAP, `update map ${this.name}`, errnoOf(ret));
+  }
+
+  /** Deletes a key; false when it was absent. */
+  delete(key: Buffer): boolean {
+    const ret = c.mapDelete(this.fd, key) as number;
+    if (ret === 0) return true;
+    const errno = errnoOf(ret);
+    if (errno === 2) return false;
+    fail(ErrorCodes.MAP, `delete from map ${this.name}`, errno);
+  }
+
+  /** Every key, by get_next_key (works for every map type, stack trace maps included). */
+  keys(limit = this.maxEntries): Buffer[] {
+    const out: Buffer[] = [];
+    let prev: Buffer | null = null;
+    while (out.length < limit) {
+      const next = Buffer.alloc(this.keySize);
+      const ret = c.mapNextKey(this.fd, prev, next) as number;
+      if (ret < 0) {
+        const errno = errnoOf(ret);
+        if (errno === 2) break;
+        fail(ErrorCodes.MAP, `iterate map ${this.name}`, errno);
+      }
+      out.push(next);
+      prev = next;
+    }
+    return out;
+  }
+
+  /**
+   * Reads and removes every entry of a hash map in batches (kernel 5.6+). Calls `onEntry` with views into
+   * reused buffers: copy what must outlive the call.
+   */
+  drainBatch(onEntry: (key: Buffer, value: Buffer) => void, batchSize = 4096): number {
+    const keys = Buffer.alloc(this.keySize * batchSize);
+    const values = Buffer.alloc(this.valueSize * batchSize);
+    const count = Buffer.alloc(4);
+    const inBatch = Buffer.alloc(8);
+    const outBatch = Buffer.alloc(8);
+    let first = true;
+    let total = 0;
+    for (;;) {
+      count.writeUInt32LE(batchSize, 0);
+      const ret = c.mapLookupAndDeleteBatch(this.fd, first ? null : inBatch, outBatch, keys, values, count, null) as number;
+      const errno = ret < 0 ? errnoOf(ret) : 0;
+      if (ret < 0 && errno !== 2) fail(ErrorCodes.MAP, `drain map ${this.name}`, errno);
+      const n = count.readUInt32LE(0);
+      for (let i = 0; i < n; i++) {
+        onEntry(
+          keys.subarray(i * this.keySize, (i + 1) * this.keySize),
+          values.subarray(i * this.valueSize, (i + 1) * this.valueSize),
+        );
+      }
+      total += n;
+      if (errno === 2) return total; // ENOENT: the last batch, count still filled
+      outBatch.copy(inBatch);
+      first = false;
+    }
+  }
+}
+
+/** Run-time statistics of a loaded program (filled only while kernel.bpf_stats_enabled=1). */
+export interface ProgramStats {
+  runTimeNs: bigint;
+  runCount: bigint;
+}
+
+// Offsets in struct bpf_prog_info (include/uapi/linux/bpf.h): stable UAPI, appended to over time.
+const PROG_INFO_SIZE = 256;
+const PROG_INFO_RUN_TIME_NS = 192;
+const PROG_INFO_RUN_CNT = 200;
+
+export class BpfProgram {
+  readonly name: string;
+  private readonly ptr: Ptr;
+
+  constructor(name: string, ptr: Ptr) {
+    this.name = name;
+    this.ptr = ptr;
+  }
+
+  get fd(): number {
+    return c.programFd(this.ptr) as number;
+  }
+
+  /** Before load: whether the program is loaded at all (used to choose between tp_btf and raw_tp twins). */
+  setAutoload(autoload: boolean): void {
+    const ret = c.programSetAutoload(this.ptr, autoload) as number;
+    if (ret < 0) fail(ErrorCodes.LOAD_OBJECT, `set autoload of program ${this.name}`, errnoOf(ret));
+  }
+
+  /** Attaches to an open perf event fd; the link owns the fd from then on (closed with the link). */
+  attachPerfEvent(perfFd: number, step: string): BpfLink {
+    const link = c.attachPerfEvent(this.ptr, perfFd) as Ptr | null;
+    if (!link) fail(ErrorCodes.ATTACH, step, koffi.errno());
+    return new BpfLink(link, perfFd);
+  }
+
+  /** Attaches by the program's section (tp_btf/, raw_tp/, tracepoint/ ...). */
+  attach(): BpfLink {
+    const link = c.attach(this.ptr) as Ptr | null;
+    if (!link) fail(ErrorCodes.ATTACH, `attach program ${this.name}`, koffi.errno());
+    return new BpfLink(link, -1);
+  }
+
+  stats(): ProgramStats {
+    const info = Buffer.alloc(PROG_INFO_SIZE);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(PROG_INFO_SIZE, 0);
+    const ret = c.objGetInfoByFd(this.fd, info, len) as number;
+    if (ret < 0) fail(ErrorCodes.MAP, `get info of program ${this.name}`, errnoOf(ret));
+    return {
+      runTimeNs: info.readBigUInt64LE(PROG_INFO_RUN_TIME_NS),
+      runCount: info.readBigUInt64LE(PROG_INFO_RUN_CNT),
+    };
+  }
+}
+
+/** One attachment. `destroy()` is idempotent and also closes the perf event fd it was given. */
+export class BpfLink {
+  private ptr: Ptr | null;
+  private perfFd: number;
+
+  constructor(ptr: Ptr, perfFd: number) {
+    this.ptr = ptr;
+    this.perfFd = perfFd;
+  }
+
+  destroy(): void {
+    if (this.ptr !== null) {
+      c.linkDestroy(this.ptr);
+      this.ptr = null;
+    }
+    if (this.perfFd >= 0) {
+      c.close(this.perfFd);
+      this.perfFd = -1;
+    }
+  }
+}
+
+/** An opened (then loaded) BPF object file. `close()` is idempotent and frees maps and programs. */
+export class BpfObject {
+  readonly path: string;
+  private ptr: Ptr | null;
+
+  private constructor(path: string, ptr: Ptr) {
+    this.path = path;
+    this.ptr = ptr;
+  }
+
+  static open(path: string): BpfObject {
+    const ptr = c.objectOpenFile(path, null) as Ptr | null;
+    if (!ptr) fail(ErrorCodes.OPEN_OBJECT, `open BPF object ${path}`, koffi.errno());
+    return new BpfObject(path, ptr);
+  }
+
+  private handle(): Ptr {
+    if (this.ptr === null) throw new HotpathError(ErrorCodes.OPEN_OBJECT, `BPF object ${this.path} is closed`);
+    return this.ptr;
+  }
+
+  program(name: string): BpfProgram {
+    const p = c.findProgram(this.handle(), name) as Ptr | null;
+    if (!p) throw new HotpathError(ErrorCodes.NOT_FOUND, `find program ${name} in ${this.path}: not there`);
+    return new BpfProgram(name, p);
+  }
+
+  /** A map by name; global data maps are found by their section name (".rodata", ".bss"). */
+  map(name: string): BpfMap {
+    const m = c.findMap(this.handle(), name) as Ptr | null;
+    if (!m) throw new HotpathError(ErrorCodes.NOT_FOUND, `find map ${name} in ${this.path}: not there`);
+    return new BpfMap(name, m);
+  }
+
+  load(): void {
+    const ret = c.objectLoad(this.handle()) as number;
+    if (ret < 0) {
+      const log = recentLibbpfLog(25).join('\n  ');
+      fail(ErrorCodes.LOAD_OBJECT, `load BPF object ${this.path}`, errnoOf(ret), log ? `\n  ${log}` : '');
+    }
+  }
+
+  close(): void {
+    if (this.ptr !== null) {
+      c.objectClose(this.ptr);
+      this.ptr = null;
+    }
+  }
+}
+
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_CPU_CLOCK = 0;
+const PERF_ATTR_SIZE = 128; // PERF_ATTR_SIZE_VER7 and later kernels accept a larger, zeroed tail
+const PERF_FLAG_FD_CLOEXEC = 8;
+const SYS_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
+
+/** Opens a software cpu-clock event sampling at `hz` on one CPU, for every task. Returns the fd. */
+export function openCpuClockEvent(cpu: number, hz: number): number {
+  const nr = SYS_PERF_EVENT_OPEN[process.arch];
+  if (nr === undefined) throw new HotpathError(ErrorCodes.PERF_EVENT, `perf_event_open: unsupported arch ${process.arch}`);
+  const attr = Buffer.alloc(PERF_ATTR_SIZE);
+  attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  attr.writeBigUInt64LE(BigInt(PERF_COUNT_SW_CPU_CLOCK), 8);
+  attr.writeBigUInt64LE(BigInt(hz), 16); // sample_freq (with the freq flag)
+  attr.writeBigUInt64LE(1n << 10n, 40); // flags: freq
+  const fd = Number(
+    c.syscall(nr, 'void *', attr, 'int', -1, 'int', cpu, 'int', -1, 'unsigned long', PERF_FLAG_FD_CLOEXEC),
+  );
+  if (fd < 0) fail(ErrorCodes.PERF_EVENT, `open cpu-clock perf event on cpu ${cpu}`, koffi.errno());
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) c.close(fd);
+}
+
+/** Parses a kernel CPU list ("0-3,5"). */
+export function parseCpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.trim().split(',')) {
+    if (part === '') continue;
+    const [a, b] = part.split('-').map((s) => Number.parseInt(s, 10));
+    if (!Number.isInteger(a)) continue;
+    const end = Number.isInteger(b) ? b : a;
+    for (let cpu = a; cpu <= end && cpus.length < 65536; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+export function onlineCpus(): number[] {
+  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+}
+
+/** Number of possible CPUs: the length of per-CPU map values. */
+export function possibleCpuCount(): number {
+  const cpus = parseCpuList(readFileSync('/sys/devices/system/cpu/possible', 'utf8'));
+  return cpus.length === 0 ? 1 : cpus[cpus.length - 1] + 1;
+}

@@ -1,0 +1,116 @@
+// Loads programs/biolatency.bpf.o (block_rq_issue -> block_rq_complete) and reads its cumulative latency
+// histograms per (disk, operation). Kernel requirement: BTF at /sys/kernel/btf/vmlinux; tp_btf, else raw_tp.
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, HotpathError } from '../errors.js';
+import { possibleCpuCount, type BpfLink, type BpfMap, type ProgramStats } from '../bpf/libbpf.js';
+import {
+  BIO_HIST_KEY_SIZE,
+  BIOLATENCY_HEADER,
+  type BioOperation,
+  decodeBioHistKey,
+  encodeBiolatencyConfig,
+  parseUeventDevname,
+} from '../layouts/biolatency.js';
+import { tracepointArity } from '../bpf/btf.js';
+import { attachAll, closedError, loadTwins, statsOf, type AttachVariant, type LoadedTwins } from '../bpf/load-twins.js';
+import { decodePerCpuLog2Hist, LOG2_HIST_SIZE } from '../layouts/log2-hist.js';
+
+export interface BiolatencyOptions {
+  variant?: AttachVariant;
+  /** BTF to read block_rq_issue's signature from (default /sys/kernel/btf/vmlinux). */
+  btfPath?: string;
+}
+
+export interface BioHistogram {
+  major: number;
+  minor: number;
+  operation: BioOperation;
+  slots: bigint[];
+  sumNs: bigint;
+}
+
+const BASES = ['bio_issue', 'bio_complete'];
+const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+/**
+ * Index of `struct request *` among block_rq_issue's arguments: 1 when the tracepoint still passes the
+ * `struct request_queue *` first (before 5.11 / 5.10.137), else 0.
+ */
+export function issueRequestArgFromBtf(btf: Buffer): 0 | 1 {
+  const arity = tracepointArity(btf, 'block_rq_issue');
+  if (!arity.ok) throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read block_rq_issue signature from BTF: ${arity.error}`);
+  return arity.args >= 2 ? 1 : 0;
+}
+
+/** The kernel's name of a block device ("vda"), from /sys/dev/block/MAJ:MIN/uevent; "MAJ:MIN" otherwise. */
+export function blockDeviceName(major: number, minor: number): string {
+  try {
+    return parseUeventDevname(readFileSync(`/sys/dev/block/${major}:${minor}/uevent`, 'utf8')) ?? `${major}:${minor}`;
+  } catch {
+    return `${major}:${minor}`;
+  }
+}
+
+export class BiolatencyCollector {
+  readonly variant: AttachVariant;
+  readonly issueRequestArg: 0 | 1;
+  private readonly loaded: LoadedTwins;
+  private readonly hists: BpfMap;
+  private links: BpfLink[] = [];
+  private closed = false;
+
+  private constructor(loaded: LoadedTwins, issueRequestArg: 0 | 1) {
+    this.loaded = loaded;
+    this.variant = loaded.variant;
+    this.issueRequestArg = issueRequestArg;
+    this.hists = loaded.object.map('hists');
+  }
+
+  /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
+  static start(opts: BiolatencyOptions = {}): BiolatencyCollector {
+    let btf: Buffer;
+    try {
+      btf = readFileSync(opts.btfPath ?? VMLINUX_BTF);
+    } catch (err) {
+      throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read kernel BTF ${opts.btfPath ?? VMLINUX_BTF}: ${(err as Error).message}`);
+    }
+    const issueRequestArg = issueRequestArgFromBtf(btf);
+    const loaded = loadTwins('biolatency', BASES, (object) => {
+      object.map('.rodata').setInitialValue(encodeBiolatencyConfig({ issueRequestArg }));
+    }, opts.variant);
+    const collector = new BiolatencyCollector(loaded, issueRequestArg);
+    try {
+      collector.hists.checkLayout(BIO_HIST_KEY_SIZE, LOG2_HIST_SIZE, BIOLATENCY_HEADER);
+      collector.links = attachAll('biolatency', loaded);
+      return collector;
+    } catch (err) {
+      collector.close();
+      throw err;
+    }
+  }
+
+  /** Every (disk, operation) seen since start with its cumulative histogram, summed over CPUs. */
+  read(): BioHistogram[] {
+    if (this.closed) throw closedError('biolatency histograms');
+    const value = Buffer.alloc(LOG2_HIST_SIZE * possibleCpuCount());
+    const out: BioHistogram[] = [];
+    for (const key of this.hists.keys()) {
+      if (!this.hists.lookup(key, value)) continue; // cannot happen: entries are never deleted
+      out.push({ ...decodeBioHistKey(key), ...decodePerCpuLog2Hist(value) });
+    }
+    return out;
+  }
+
+  programStats(): Record<string, ProgramStats> {
+    if (this.closed) throw closedError('biolatency program stats');
+    return statsOf(this.loaded.programs);
+  }
+
+  /** Detaches and frees everything. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.splice(0)) link.destroy();
+    this.loaded.object.close();
+  }
+}

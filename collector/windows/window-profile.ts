@@ -1,0 +1,135 @@
+// Turns a drained window of raw stacks into a symbolized ProfileData (the exporters' input). Symbolization
+// is done once per distinct stack in the window, not per sample.
+import type { ProfileData, ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
+import type { Symbolizer } from '../symbolize/index.js';
+import { processLabels } from '../symbolize/process-metadata.js';
+
+/** A drained aggregate: one thread and stack pair with its sample count and (for off-CPU) its time. */
+export interface RawStackSample {
+  pid: number;
+  tid: number;
+  comm: string;
+  kernelStack: bigint[];
+  userStack: bigint[];
+  count: number;
+  /** Off-CPU: nanoseconds blocked. */
+  totalNs?: number;
+}
+
+export type ProfileKind = 'cpu' | 'offcpu';
+
+export interface WindowProfileOptions {
+  kind: ProfileKind;
+  /** CPU profiles: sampling frequency, for the period and cpu/nanoseconds values. */
+  hz?: number;
+  startNs: bigint;
+  endNs: bigint;
+}
+
+export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period'> {
+  if (kind === 'cpu') {
+    return {
+      sampleTypes: [
+        { type: 'samples', unit: 'count' },
+        { type: 'cpu', unit: 'nanoseconds' },
+      ],
+      periodType: { type: 'cpu', unit: 'nanoseconds' },
+      period: Math.round(1e9 / hz),
+    };
+  }
+  return {
+    sampleTypes: [
+      { type: 'samples', unit: 'count' },
+      { type: 'offcpu', unit: 'nanoseconds' },
+    ],
+    periodType: { type: 'offcpu', unit: 'nanoseconds' },
+    period: 1,
+  };
+}
+
+/**
+ * Frames of the tracing machinery that ran the program itself (tracepoint iterators, BPF trampolines). The
+ * program skips a fixed number of them, but how many there are depends on how many programs share the
+ * tracepoint, so what is left is trimmed by name.
+ */
+const TRACING_FRAME = /^(__traceiter_|__bpf_trace_|bpf_trace_run\d|bpf_prog_|__probestub_|trace_call_bpf)/;
+
+export function isTracingFrame(name: string | null | undefined): boolean {
+  return typeof name === 'string' && TRACING_FRAME.test(name);
+}
+
+/** Symbolizes a window. The symbolizer's per-drain caches span exactly this call. */
+export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer, opts: WindowProfileOptions): ProfileData {
+  const types = sampleTypesOf(opts.kind, opts.hz);
+  const kernelCache = new Map<string, ProfileFrame[]>();
+  const userCache = new Map<string, ProfileFrame[]>();
+  const keyOf = (stack: bigint[]) => stack.join(',');
+  // Every frame but the first is a return address: the call is the instruction before it, and a call at the
+  // very end of a function would otherwise be named after the next function.
+  const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
+  const samples: ProfileSample[] = [];
+  symbolizer.beginDrain();
+  try {
+    for (const s of raw) {
+      let kernel: ProfileFrame[] = [];
+      if (s.kernelStack.length > 0) {
+        const k = keyOf(s.kernelStack);
+        kernel = kernelCache.get(k) ?? symbolizer.symbolizeKernel(callSites(s.kernelStack));
+        if (opts.kind === 'offcpu') {
+          let first = 0;
+          while (first < kernel.length - 1 && isTracingFrame(kernel[first].functionName)) first++;
+          if (first > 0) kernel = kernel.slice(first);
+        }
+        kernelCache.set(k, kernel);
+      }
+      let user: ProfileFrame[] = [];
+      if (s.userStack.length > 0) {
+        const k = `${s.pid}:${keyOf(s.userStack)}`;
+        user = userCache.get(k) ?? symbolizer.symbolizeUser(s.pid, callSites(s.userStack));
+        userCache.set(k, user);
+      }
+      const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
+      samples.push({
+        frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
+        values: [s.count, value],
+        numLabels: { pid: s.pid, tid: s.tid },
+        // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
+        strLabels: { comm: s.comm, ...processLabels(symbolizer.processMetadata(s.pid)) },
+      });
+    }
+  } finally {
+    symbolizer.endDrain();
+  }
+  return {
+    ...types,
+    timeNanos: opts.startNs,
+    durationNanos: opts.endNs - opts.startNs,
+    samples,
+  };
+}
+
+export interface ProfileSummary {
+  samples: number;
+  processes: number;
+  threads: number;
+  frames: number;
+  symbolizedFrames: number;
+}
+
+/** Counts samples (first value), processes and the share of frames with a name, weighted by samples. */
+export function summarizeProfile(data: ProfileData): ProfileSummary {
+  const pids = new Set<number>();
+  const tids = new Set<number>();
+  let samples = 0;
+  let frames = 0;
+  let symbolizedFrames = 0;
+  for (const s of data.samples) {
+    const n = s.values[0] ?? 0;
+    samples += n;
+    if (s.numLabels?.pid !== undefined) pids.add(s.numLabels.pid);
+    if (s.numLabels?.tid !== undefined) tids.add(s.numLabels.tid);
+    frames += s.frames.length * n;
+    for (const f of s.frames) if (f.functionName) symbolizedFrames += n;
+  }
+  return { samples, processes: pids.size, threads: tids.size, frames, symbolizedFrames };
+}
