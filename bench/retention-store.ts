@@ -4,7 +4,7 @@
 // Run as root: node --expose-gc dist/bench/retention-store.js [--windows 360] [--seconds 10]
 import { spawn } from 'node:child_process';
 import { mergeProfileData, encodePprofGzip, type ProfileData } from '../exporters/pprof/index.js';
-import { CpuProfiler } from '../collector/sources/cpu.js';
+import { CpuSource } from '../collector/sources/index.js';
 import { Symbolizer } from '../collector/symbolize/index.js';
 import { buildWindowProfile } from '../collector/windows/window-profile.js';
 import { WindowStore } from '../collector/windows/window-store.js';
@@ -27,10 +27,10 @@ if (!(globalThis as { gc?: () => void }).gc) {
 
 // A mixed workload so the window has many distinct stacks: stress-ng CPU methods plus node itself.
 const load = spawn('stress-ng', ['--cpu', '2', '--cpu-method', 'all', '--timeout', `${seconds + 2}s`], { stdio: 'ignore' });
-const profiler = CpuProfiler.start({ hz: 99 });
+const profiler = CpuSource.start({ hz: 99 });
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const raw = await profiler.drain();
-profiler.close();
+await profiler.close();
 load.kill();
 const symbolizer = new Symbolizer();
 const template = buildWindowProfile(raw.samples, symbolizer, { kind: 'cpu', hz: 99, startNs: raw.startNs, endNs: raw.endNs });

@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OffcpuCollector, RunqlatCollector } from '../collector/sources/latency-index.js';
+import { OffcpuSource, RunqlatSource } from '../collector/sources/index.js';
 
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
 
@@ -46,14 +46,16 @@ function perEvent(before: Record<string, Counters>, after: Record<string, Counte
   return out;
 }
 
-function hotpathRun(loops: number): Run {
-  const runqlat = RunqlatCollector.start();
-  let offcpu: OffcpuCollector | null = null;
+async function hotpathRun(loops: number): Promise<Run> {
+  const runqlat = RunqlatSource.start();
+  let offcpu: OffcpuSource | null = null;
   try {
-    offcpu = OffcpuCollector.start();
+    offcpu = OffcpuSource.start();
     const stats = () => {
-      const r = runqlat.programStats();
-      const o = offcpu!.programStats();
+      const byName = (list: ({ program: string } & Counters)[]): Record<string, Counters> =>
+        Object.fromEntries(list.map((s) => [s.program, s]));
+      const r = byName(runqlat.programStats());
+      const o = byName(offcpu!.programStats());
       return {
         'runqlat sched_wakeup': r.runqlat_wakeup_btf ?? r.runqlat_wakeup_raw,
         'runqlat sched_wakeup_new': r.runqlat_wakeup_new_btf ?? r.runqlat_wakeup_new_raw,
@@ -65,7 +67,7 @@ function hotpathRun(loops: number): Run {
     const usecsPerOp = perfPipe(loops);
     return { perEvent: perEvent(before, stats()), usecsPerOp };
   } finally {
-    offcpu?.close();
+    await offcpu?.close();
     runqlat.close();
   }
 }
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
     const hotpath: Run[] = [];
     const tools: Run[] = [];
     for (let i = 0; i < runs; i++) {
-      hotpath.push(hotpathRun(loops));
+      hotpath.push(await hotpathRun(loops));
       tools.push(await libbpfToolsRun(loops));
     }
     const h = summarize(hotpath);

@@ -1,6 +1,7 @@
 import type { Function as PprofFunction, Location, Mapping, Profile } from 'pprof-format';
 import { classifyFrame } from './frame-kind.js';
-import { FlamegraphError, type FoldedStack, type Frame } from './types.js';
+import { FlamegraphError, FlamegraphErrorCodes } from './errors.js';
+import type { FoldedStack, Frame } from './types.js';
 
 export interface CollapseOptions {
   /** Index into `profile.sampleType`; wins over `sampleType`. */
@@ -39,18 +40,19 @@ export function selectSampleType(profile: Profile, opts: CollapseOptions = {}): 
   const strings = profile.stringTable?.strings ?? [''];
   const str = (i: unknown) => strings[Number(i)] ?? '';
   const types = (profile.sampleType ?? []).map((t, index) => ({ index, type: str(t.type), unit: str(t.unit) }));
-  if (types.length === 0) throw new FlamegraphError('FLAMEGRAPH_NO_SAMPLE_TYPES', 'profile has no sample types');
+  if (types.length === 0) throw new FlamegraphError(FlamegraphErrorCodes.NO_SAMPLE_TYPES, 'profile has no sample types');
   if (opts.valueIndex !== undefined) {
     const t = types[opts.valueIndex];
     if (!Number.isInteger(opts.valueIndex) || !t) {
-      throw new FlamegraphError('FLAMEGRAPH_BAD_VALUE_INDEX', `value index ${opts.valueIndex} out of range 0..${types.length - 1}`);
+      throw new FlamegraphError(FlamegraphErrorCodes.BAD_VALUE_INDEX,
+        `value index ${opts.valueIndex} out of range 0..${types.length - 1}`);
     }
     return t;
   }
   if (opts.sampleType !== undefined) {
     const t = types.find((x) => x.type === opts.sampleType);
     if (!t) {
-      throw new FlamegraphError('FLAMEGRAPH_UNKNOWN_SAMPLE_TYPE',
+      throw new FlamegraphError(FlamegraphErrorCodes.UNKNOWN_SAMPLE_TYPE,
         `sample type ${JSON.stringify(opts.sampleType)} not in profile (has: ${types.map((x) => x.type).join(', ')})`);
     }
     return t;

@@ -26,6 +26,13 @@ describe('parseFolded', () => {
     expect(parseFolded(text)).toEqual(r.stacks);
   });
 
+  test('a word for a count or no stack is malformed; empty frames are dropped', () => {
+    const r = parseFoldedDetailed(['a;b twelve', ' 5', 'a;;b 3', 'x;y -1'].join('\n'));
+    expect(r.malformedLines).toBe(3);
+    expect(r.firstMalformedLine).toBe(1);
+    expect(r.stacks).toEqual([{ frames: [{ name: 'a', kind: 'native' }, { name: 'b', kind: 'native' }], value: 3 }]);
+  });
+
   test('formatFolded round-trips kinds', () => {
     const stacks = parseFolded('a;b_[k];c_[j] 3\nx;[unknown] 1\n');
     expect(formatFolded(stacks)).toBe('a;b_[k];c_[j] 3\nx;[unknown] 1\n');

@@ -1,5 +1,6 @@
 import { CLIENT_SCRIPT } from './client-script.js';
 import { diffColor, frameColor } from './colors.js';
+import { escapeMarkup } from './escape-markup.js';
 import { StackTree } from './tree.js';
 import type { FoldedStack } from './types.js';
 import { formatPercent, formatValue } from './units.js';
@@ -32,20 +33,6 @@ const PAD = 10;
 const TOP = 72;
 const FOOTER = 30;
 const SEARCH_NOTE = 'rgb(230,0,230)';
-
-// XML 1.0 forbids most control characters even as references; names from binaries may hold them.
-const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
-
-/** escapeXml makes any string safe as XML/HTML text or a double- or single-quoted attribute value. */
-export function escapeXml(s: string): string {
-  return s
-    .replace(INVALID_XML, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 const fx = (n: number) => n.toFixed(2);
 
@@ -132,11 +119,11 @@ function layoutSvg(stacks: FoldedStack[], opts: RenderOptions, standalone: boole
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" version="1.1" id="flamegraph" width="${width}" height="${height}"`
     + ` viewBox="0 0 ${width} ${height}" data-graph-width="${graphWidth}" data-pad="${PAD}" data-top="${TOP}"`
     + ` data-frame-height="${fh}" data-rows="${rows}" data-total="${total}" data-char-width="${charWidth}"`
-    + ` data-unit="${escapeXml(unit)}" data-inverted="${opts.inverted ? '1' : '0'}"${diff ? ' data-diff="1"' : ''}>\n`);
+    + ` data-unit="${escapeMarkup(unit)}" data-inverted="${opts.inverted ? '1' : '0'}"${diff ? ' data-diff="1"' : ''}>\n`);
   if (standalone) out.push(`<style>${svgStyle(fontSize)}</style>\n`);
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="${diff ? '#fafafa' : '#fdf8ef'}"/>\n`);
-  out.push(`<text class="title" x="${width / 2}" y="24" text-anchor="middle">${escapeXml(title)}</text>\n`);
-  out.push(`<text class="subtitle" x="${width / 2}" y="44" text-anchor="middle">${escapeXml(subtitle)}</text>\n`);
+  out.push(`<text class="title" x="${width / 2}" y="24" text-anchor="middle">${escapeMarkup(title)}</text>\n`);
+  out.push(`<text class="subtitle" x="${width / 2}" y="44" text-anchor="middle">${escapeMarkup(subtitle)}</text>\n`);
   if (standalone) {
     out.push(`<text id="reset" class="control" x="${PAD}" y="62" style="opacity:0.5">Reset zoom</text>\n`);
     out.push(`<text id="invert" class="control" x="${PAD + 100}" y="62">Invert</text>\n`);
@@ -165,11 +152,11 @@ function layoutSvg(stacks: FoldedStack[], opts: RenderOptions, standalone: boole
       tip = `${node.name} (${fv(node.value)}, ${formatPercent(node.value, total)})`;
       fill = frameColor(node.name, node.kind);
     }
-    const name = escapeXml(node.name);
+    const name = escapeMarkup(node.name);
     out.push(`<g class="frame" data-name="${name}" data-kind="${node.kind}" data-o="${offset}" data-v="${node.value}"`
-      + ` data-d="${depth}"><title>${escapeXml(tip)}</title><rect x="${fx(x)}" y="${y}" width="${fx(w > 1 ? w - 0.5 : w)}"`
+      + ` data-d="${depth}"><title>${escapeMarkup(tip)}</title><rect x="${fx(x)}" y="${y}" width="${fx(w > 1 ? w - 0.5 : w)}"`
       + ` height="${fh - 1}" rx="2" fill="${fill}"/><text x="${fx(x + 3)}" y="${y + fh - 4.5}">`
-      + `${escapeXml(label(node.name, w, charWidth))}</text></g>\n`);
+      + `${escapeMarkup(label(node.name, w, charWidth))}</text></g>\n`);
   }
   out.push('</g>\n');
   if (standalone) {
@@ -204,7 +191,7 @@ export function renderHtml(stacks: FoldedStack[], opts: RenderOptions = {}): str
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeXml(title)}</title>
+<title>${escapeMarkup(title)}</title>
 <style>
 body{margin:8px;font-family:system-ui,sans-serif;font-size:14px;background:#fff}
 #toolbar{display:flex;gap:10px;align-items:center;margin-bottom:6px}

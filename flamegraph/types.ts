@@ -1,6 +1,10 @@
 // The contract between the two stages: collapse (pprof or folded text) → FoldedStack[] → render.
 
-/** What kind of code a frame is; it picks the frame's colour family. */
+/**
+ * What kind of code a frame is; it picks the frame's colour family. The one definition in hotpath:
+ * classifyFrame (frame-kind.ts) decides it for any profile, and exporters/ carries the collector's choice
+ * as a plain string (ProfileFrame.kind).
+ */
 export type FrameKind = 'kernel' | 'native' | 'jit' | 'unknown';
 
 export interface Frame {
@@ -12,16 +16,4 @@ export interface Frame {
 export interface FoldedStack {
   frames: Frame[];
   value: number;
-}
-
-/** Stable error codes; callers (the CLI, the HTTP server) map them to exit statuses or 4xx answers. */
-export type FlamegraphErrorCode = 'FLAMEGRAPH_UNKNOWN_SAMPLE_TYPE' | 'FLAMEGRAPH_BAD_VALUE_INDEX' | 'FLAMEGRAPH_NO_SAMPLE_TYPES';
-
-export class FlamegraphError extends Error {
-  readonly code: FlamegraphErrorCode;
-  constructor(code: FlamegraphErrorCode, message: string) {
-    super(message);
-    this.name = 'FlamegraphError';
-    this.code = code;
-  }
 }

@@ -9,7 +9,6 @@
  * context: everything taken from the request, nothing from `current`. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "common.bpf.h"
 #include "log2-hist.bpf.h"
@@ -21,19 +20,8 @@
 
 const volatile struct biolatency_config bio_config = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, START_ENTRIES);
-	__type(key, __u64); /* struct request * */
-	__type(value, __u64);
-} start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, HIST_ENTRIES);
-	__type(key, struct bio_hist_key);
-	__type(value, struct log2_hist);
-} hists SEC(".maps");
+HASH_MAP(start, __u64 /* struct request * */, __u64, START_ENTRIES);
+PERCPU_HASH_MAP(hists, struct bio_hist_key, struct log2_hist, HIST_ENTRIES);
 
 /* request::rq_disk was replaced by request::q->disk in 5.17 (commit f3fa33acca9f, "block: remove the
  * ->rq_disk field in struct request"). */
@@ -99,11 +87,11 @@ static __always_inline void complete(struct request *rq)
 	log2_hist_add(h, delta);
 }
 
-/* block_rq_issue lost its `struct request_queue *` first argument in 5.11 (commit a54895fa057c, backported
- * to 5.10.137); user space reads the signature from BTF into bio_config.issue_rq_arg. Branching on the
- * read-only constant lets the verifier drop the access that does not exist on this kernel. */
-SEC("tp_btf/block_rq_issue")
-int bio_issue_btf(u64 *ctx)
+/* block_rq_issue(rq), or (q, rq) before Linux 5.11: the `struct request_queue *` argument went in commit
+ * a54895fa057c (backported to 5.10.137); user space reads the signature from BTF into
+ * bio_config.issue_rq_arg. Branching on the read-only constant lets the verifier drop the access that does
+ * not exist on this kernel. */
+static __always_inline int on_issue(u64 *ctx, bool direct)
 {
 	if (bio_config.issue_rq_arg == 1)
 		issue((struct request *)ctx[1]);
@@ -112,28 +100,14 @@ int bio_issue_btf(u64 *ctx)
 	return 0;
 }
 
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(bio_complete_btf, struct request *rq)
+/* block_rq_complete(rq, error, nr_bytes). */
+static __always_inline int on_complete(u64 *ctx, bool direct)
 {
-	complete(rq);
+	complete((struct request *)ctx[0]);
 	return 0;
 }
 
-SEC("raw_tp/block_rq_issue")
-int bio_issue_raw(u64 *ctx)
-{
-	if (bio_config.issue_rq_arg == 1)
-		issue((struct request *)ctx[1]);
-	else
-		issue((struct request *)ctx[0]);
-	return 0;
-}
-
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(bio_complete_raw, struct request *rq)
-{
-	complete(rq);
-	return 0;
-}
+TRACEPOINT_TWINS(block_rq_issue, bio_issue, on_issue)
+TRACEPOINT_TWINS(block_rq_complete, bio_complete, on_complete)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,4 +1,4 @@
-/* Shared between programs/biolatency.bpf.c and collector/latency/biolatency-key.ts (which mirrors it). */
+/* Shared between programs/biolatency.bpf.c and user space. Mirrored by collector/layouts/biolatency.ts. */
 #ifndef HOTPATH_BIOLATENCY_H
 #define HOTPATH_BIOLATENCY_H
 
@@ -11,7 +11,7 @@ enum bio_op {
 	BIO_OP_OTHER = 4,
 };
 
-/* Key of the per-CPU histogram hash (value: struct log2_hist): 12 bytes. major/minor 0: no disk. */
+/* Key of the per-CPU histogram hash (value: struct log2_hist of log2-hist.h): 12 bytes. major/minor 0: no disk. */
 struct bio_hist_key {
 	__u32 major;
 	__u32 minor;

@@ -1,17 +1,12 @@
-/* Shared between programs/cpu-profile.bpf.c and collector/cpu-profile-layout.ts (which mirrors it). */
+/* Shared between programs/cpu-profile.bpf.c and user space. Mirrored by collector/layouts/cpu-profile.ts. */
 #ifndef HOTPATH_CPU_PROFILE_H
 #define HOTPATH_CPU_PROFILE_H
 
-#define TASK_COMM_LEN 16
-#define MAX_STACK_DEPTH 127
-#define MAX_FILTER_PIDS 64
+#include "common.h"
 
-/* Key of the per-window sample counts: 32 bytes. A stack id < 0 means "no stack of that kind". */
+/* Key of the per-window sample counts (value: a u64 count): 32 bytes. */
 struct cpu_sample_key {
-	__u32 pid;  /* tgid: the process */
-	__u32 tid;  /* the thread */
-	__s32 kernel_stack_id;
-	__s32 user_stack_id;
+	struct thread_stacks thread;
 	char comm[TASK_COMM_LEN];
 };
 
@@ -24,11 +19,10 @@ enum cpu_lost_reason {
 	LOST_REASONS = 4,
 };
 
-/* Read-only settings, written into .rodata before load. */
+/* Read-only settings, written into .rodata before load: 264 bytes. */
 struct cpu_profile_config {
-	__u32 filter_pid_count; /* 0: whole system */
-	__u32 include_idle;     /* nonzero: keep pid 0 samples */
-	__u32 filter_pids[MAX_FILTER_PIDS];
+	struct pid_filter filter;
+	__u32 include_idle; /* nonzero: keep pid 0 samples */
 };
 
 #endif

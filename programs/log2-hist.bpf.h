@@ -1,18 +1,9 @@
-/* Log2 latency histograms shared by runqlat and biolatency. Mirrored by collector/latency/log2-hist.ts.
- *
- * Slots are upper-inclusive powers of two of nanoseconds, as Prometheus `le` buckets are:
- * slot 0 counts v <= 1, slot k counts 2^(k-1) < v <= 2^k, and the last slot also takes everything above
- * 2^(LOG2_HIST_SLOTS-2) (the overflow, `+Inf`). Counts are cumulative: nothing ever resets them. */
+/* Kernel side of the log2 histograms of log2-hist.h. The slot function is mirrored by slotOf() in
+ * exporters/metrics/log2-histogram.ts. */
 #ifndef HOTPATH_LOG2_HIST_BPF_H
 #define HOTPATH_LOG2_HIST_BPF_H
 
-#define LOG2_HIST_SLOTS 40
-
-/* 328 bytes: one map value holds the whole histogram, so an event costs one map lookup. */
-struct log2_hist {
-	__u64 slots[LOG2_HIST_SLOTS];
-	__u64 sum_ns;
-};
+#include "log2-hist.h"
 
 /* Bit length of x (0 for 0). BPF has no count-leading-zeros instruction, so binary search. */
 static __always_inline __u32 bit_length(__u64 x)
@@ -36,7 +27,7 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return s < LOG2_HIST_SLOTS - 1 ? s : LOG2_HIST_SLOTS - 1;
 }
 
-/* The histogram value is per-CPU: plain (non-atomic) adds are safe. */
+/* Histogram values are per-CPU: plain (non-atomic) adds are safe. */
 static __always_inline void log2_hist_add(struct log2_hist *h, __u64 v)
 {
 	__u32 s = log2_slot(v);

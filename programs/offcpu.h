@@ -1,22 +1,18 @@
-/* Shared between programs/offcpu.bpf.c and collector/latency/offcpu-key.ts (which mirrors it). */
+/* Shared between programs/offcpu.bpf.c and user space. Mirrored by collector/layouts/offcpu.ts. */
 #ifndef HOTPATH_OFFCPU_H
 #define HOTPATH_OFFCPU_H
 
-#define OFFCPU_COMM_LEN 16
-#define OFFCPU_MAX_STACK_DEPTH 127
-#define OFFCPU_MAX_FILTER_PIDS 64
+#include "common.h"
+
 /* Stack maps rotate over three generations (see offcpu.bpf.c). */
 #define OFFCPU_STACK_MAPS 3
 
-/* Key of the per-window aggregation: 40 bytes. A stack id < 0 means "no stack of that kind". */
+/* Key of the per-window aggregation: 40 bytes. */
 struct offcpu_key {
-	__u32 pid;            /* tgid */
-	__u32 tid;
-	__s32 kernel_stack_id;
-	__s32 user_stack_id;
+	struct thread_stacks thread;
 	__u32 stack_map;      /* which stacks_N map the ids index: generation % OFFCPU_STACK_MAPS */
 	__u32 pad;
-	char comm[OFFCPU_COMM_LEN];
+	char comm[TASK_COMM_LEN];
 };
 
 /* 16 bytes. */
@@ -33,12 +29,11 @@ enum offcpu_lost_reason {
 	OFFCPU_LOST_REASONS = 4,
 };
 
-/* Read-only settings, written into .rodata before load. */
+/* Read-only settings, written into .rodata before load: 272 bytes. */
 struct offcpu_config {
 	__u64 min_block_ns;
-	__u32 filter_pid_count; /* 0: whole system */
+	struct pid_filter filter;
 	__u32 pad;
-	__u32 filter_pids[OFFCPU_MAX_FILTER_PIDS];
 };
 
 #endif

@@ -1,9 +1,9 @@
-/* Shared between programs/runqlat.bpf.c and collector/latency/ (which mirrors it). */
+/* Shared between programs/runqlat.bpf.c and user space. Mirrored by collector/layouts/runqlat.ts. */
 #ifndef HOTPATH_RUNQLAT_H
 #define HOTPATH_RUNQLAT_H
 
-/* The histogram lives in a one-entry per-CPU array (key 0) whose value is a struct log2_hist
- * (programs/log2-hist.bpf.h); user space sums the CPUs. */
+/* The histogram lives in a one-entry per-CPU array (a u32 key, 0) whose value is a struct log2_hist
+ * (log2-hist.h); user space sums the CPUs. */
 #define RUNQLAT_HIST_KEY 0
 
 #endif

@@ -3,12 +3,19 @@
 import { filterByPid, mergeProfileData, type ProfileData } from '../../exporters/pprof/index.js';
 import { Log2Recorder, type HistogramSeries, type MetricsSource } from '../../exporters/metrics/index.js';
 import { ErrorCodes, HotpathError } from '../errors.js';
-import { nowNs } from '../sources/cpu.js';
-import { startProfileSource, type ProfileSource, type StackWindow } from '../sources/index.js';
+import {
+  nowNs,
+  startLatencySource,
+  startStackSource,
+  type LatencyKind,
+  type LatencySource,
+  type ProfileKind,
+  type StackSource,
+  type StackWindow,
+} from '../sources/index.js';
 import { Symbolizer } from '../symbolize/index.js';
-import { buildWindowProfile, sampleTypesOf, type ProfileKind } from '../windows/window-profile.js';
+import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
 import { WindowStore } from '../windows/window-store.js';
-import { startLatencySources, type LatencySources } from '../sources/latency-sources.js';
 
 export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
@@ -36,9 +43,9 @@ export interface ProgramStatus {
 export class Agent {
   readonly options: AgentOptions;
   readonly statuses: ProgramStatus[] = [];
-  private readonly sources = new Map<ProfileKind, ProfileSource>();
+  private readonly sources = new Map<ProfileKind, StackSource>();
   private readonly stores = new Map<ProfileKind, WindowStore>();
-  private latency: LatencySources = {};
+  private readonly latency = new Map<LatencyKind, LatencySource>();
   private readonly symbolizer = new Symbolizer();
   private readonly drainDurations = new Log2Recorder();
   private readonly lost = new Map<string, number>();
@@ -48,6 +55,7 @@ export class Agent {
   private lastDrainNs = 0n;
   private drainErrors = 0;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private readonly log: (line: string) => void;
 
   private constructor(options: AgentOptions) {
@@ -62,7 +70,7 @@ export class Agent {
     for (const program of options.programs) {
       try {
         if (program === 'cpu' || program === 'offcpu') {
-          const source = await startProfileSource(program, {
+          const source = startStackSource(program, {
             hz: options.hz,
             pids: options.pids,
             includeIdle: false,
@@ -71,7 +79,7 @@ export class Agent {
           agent.sources.set(program, source);
           agent.stores.set(program, new WindowStore({ retentionNs, maxBytes: options.maxStoreBytes }));
         } else {
-          Object.assign(agent.latency, await startLatencySources([program]));
+          agent.latency.set(program, startLatencySource(program));
         }
         agent.statuses.push({ program, attached: true });
       } catch (err) {
@@ -204,8 +212,8 @@ export class Agent {
 
   metricsSource(): MetricsSource {
     return {
-      runqueueLatency: (): HistogramSeries[] => this.latency.runqlat?.series() ?? [],
-      blockIoLatency: (): HistogramSeries[] => this.latency.biolatency?.series() ?? [],
+      runqueueLatency: (): HistogramSeries[] => this.latency.get('runqlat')?.series() ?? [],
+      blockIoLatency: (): HistogramSeries[] => this.latency.get('biolatency')?.series() ?? [],
       drainDurations: (): HistogramSeries[] => [{ attributes: {}, histogram: this.drainDurations.snapshot() }],
       samplesLost: () => {
         const out: Record<string, number> = { drain_error: this.drainErrors };
@@ -214,8 +222,7 @@ export class Agent {
       },
       programStats: () => {
         const stats = [];
-        for (const s of this.sources.values()) stats.push(...s.programStats());
-        stats.push(...(this.latency.runqlat?.programStats() ?? []), ...(this.latency.biolatency?.programStats() ?? []));
+        for (const s of [...this.sources.values(), ...this.latency.values()]) stats.push(...s.programStats());
         return stats;
       },
       info: () => ({ version: this.options.version, kernel: this.options.kernel }),
@@ -223,12 +230,18 @@ export class Agent {
     };
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    for (const s of this.sources.values()) s.close();
-    this.latency.runqlat?.close();
-    this.latency.biolatency?.close();
+  /**
+   * Stops the window timer, waits for a cut in progress (its drains stop before touching closed maps), then
+   * frees every program. Idempotent: every call resolves once everything is closed.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.timer) clearInterval(this.timer);
+      await Promise.all([this.reading, this.storing]);
+      await Promise.all([...this.sources.values()].map((s) => s.close()));
+      for (const l of this.latency.values()) l.close();
+    })();
+    return this.closing;
   }
 }

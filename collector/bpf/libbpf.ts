@@ -101,31 +101,44 @@ export function missingPrivileges(): string | null {
   return `not privileged enough to load BPF programs: run as root, or grant ${missing.join(' + ')}`;
 }
 
-export class BpfMap {
+/**
+ * A map or program of an object. Its libbpf pointer lives as long as the object: every use checks that the
+ * object is still open, so a call after close() is a coded error instead of a read of freed memory.
+ */
+abstract class ObjectPart {
   readonly name: string;
   private readonly ptr: Ptr;
+  private readonly owner: BpfObject;
 
-  constructor(name: string, ptr: Ptr) {
+  constructor(owner: BpfObject, name: string, ptr: Ptr) {
+    this.owner = owner;
     this.name = name;
     this.ptr = ptr;
   }
 
+  protected handle(): Ptr {
+    this.owner.assertOpen(this.name);
+    return this.ptr;
+  }
+}
+
+export class BpfMap extends ObjectPart {
   get fd(): number {
-    return c.mapFd(this.ptr) as number;
+    return c.mapFd(this.handle()) as number;
   }
   get keySize(): number {
-    return c.mapKeySize(this.ptr) as number;
+    return c.mapKeySize(this.handle()) as number;
   }
   get valueSize(): number {
-    return c.mapValueSize(this.ptr) as number;
+    return c.mapValueSize(this.handle()) as number;
   }
   get maxEntries(): number {
-    return c.mapMaxEntries(this.ptr) as number;
+    return c.mapMaxEntries(this.handle()) as number;
   }
 
   /** Before load: resize the map. */
   setMaxEntries(n: number): void {
-    const ret = c.mapSetMaxEntries(this.ptr, n) as number;
+    const ret = c.mapSetMaxEntries(this.handle(), n) as number;
     if (ret < 0) fail(ErrorCodes.MAP, `set max entries of map ${this.name}`, errnoOf(ret));
   }
 
@@ -137,7 +150,7 @@ export class BpfMap {
         `set initial value of map ${this.name}: ${data.length} bytes given, the map holds ${this.valueSize}`,
       );
     }
-    const ret = c.mapSetInitialValue(this.ptr, data, data.length) as number;
+    const ret = c.mapSetInitialValue(this.handle(), data, data.length) as number;
     if (ret < 0) fail(ErrorCodes.MAP, `set initial value of map ${this.name}`, errnoOf(ret));
   }
 
@@ -226,7 +239,7 @@ export class BpfMap {
 }
 
 /** Run-time statistics of a loaded program (filled only while kernel.bpf_stats_enabled=1). */
-export interface ProgramStats {
+export interface ProgramRunStats {
   runTimeNs: bigint;
   runCount: bigint;
 }
@@ -236,40 +249,32 @@ const PROG_INFO_SIZE = 256;
 const PROG_INFO_RUN_TIME_NS = 192;
 const PROG_INFO_RUN_CNT = 200;
 
-export class BpfProgram {
-  readonly name: string;
-  private readonly ptr: Ptr;
-
-  constructor(name: string, ptr: Ptr) {
-    this.name = name;
-    this.ptr = ptr;
-  }
-
+export class BpfProgram extends ObjectPart {
   get fd(): number {
-    return c.programFd(this.ptr) as number;
+    return c.programFd(this.handle()) as number;
   }
 
   /** Before load: whether the program is loaded at all (used to choose between tp_btf and raw_tp twins). */
   setAutoload(autoload: boolean): void {
-    const ret = c.programSetAutoload(this.ptr, autoload) as number;
+    const ret = c.programSetAutoload(this.handle(), autoload) as number;
     if (ret < 0) fail(ErrorCodes.LOAD_OBJECT, `set autoload of program ${this.name}`, errnoOf(ret));
   }
 
   /** Attaches to an open perf event fd; the link owns the fd from then on (closed with the link). */
   attachPerfEvent(perfFd: number, step: string): BpfLink {
-    const link = c.attachPerfEvent(this.ptr, perfFd) as Ptr | null;
+    const link = c.attachPerfEvent(this.handle(), perfFd) as Ptr | null;
     if (!link) fail(ErrorCodes.ATTACH, step, koffi.errno());
     return new BpfLink(link, perfFd);
   }
 
   /** Attaches by the program's section (tp_btf/, raw_tp/, tracepoint/ ...). */
   attach(): BpfLink {
-    const link = c.attach(this.ptr) as Ptr | null;
+    const link = c.attach(this.handle()) as Ptr | null;
     if (!link) fail(ErrorCodes.ATTACH, `attach program ${this.name}`, koffi.errno());
     return new BpfLink(link, -1);
   }
 
-  stats(): ProgramStats {
+  stats(): ProgramRunStats {
     const info = Buffer.alloc(PROG_INFO_SIZE);
     const len = Buffer.alloc(4);
     len.writeUInt32LE(PROG_INFO_SIZE, 0);
@@ -321,21 +326,28 @@ export class BpfObject {
   }
 
   private handle(): Ptr {
-    if (this.ptr === null) throw new HotpathError(ErrorCodes.OPEN_OBJECT, `BPF object ${this.path} is closed`);
-    return this.ptr;
+    this.assertOpen('');
+    return this.ptr as Ptr;
+  }
+
+  /** Throws a coded error once the object is closed: its maps and programs are freed then. */
+  assertOpen(part: string): void {
+    if (this.ptr === null) {
+      throw new HotpathError(ErrorCodes.CLOSED, `use ${part ? `${part} of ` : ''}BPF object ${this.path}: the object is closed`);
+    }
   }
 
   program(name: string): BpfProgram {
     const p = c.findProgram(this.handle(), name) as Ptr | null;
     if (!p) throw new HotpathError(ErrorCodes.NOT_FOUND, `find program ${name} in ${this.path}: not there`);
-    return new BpfProgram(name, p);
+    return new BpfProgram(this, name, p);
   }
 
   /** A map by name; global data maps are found by their section name (".rodata", ".bss"). */
   map(name: string): BpfMap {
     const m = c.findMap(this.handle(), name) as Ptr | null;
     if (!m) throw new HotpathError(ErrorCodes.NOT_FOUND, `find map ${name} in ${this.path}: not there`);
-    return new BpfMap(name, m);
+    return new BpfMap(this, name, m);
   }
 
   load(): void {

@@ -2,7 +2,7 @@
 // first, and when the kernel refuses it (no tp_btf, no task storage...), the object reopened with the raw_tp
 // set instead. Probing by loading rather than by kernel version: backports make versions lie.
 import { ErrorCodes, HotpathError } from '../errors.js';
-import { BpfObject, type BpfLink, type BpfProgram, type ProgramStats } from './libbpf.js';
+import { BpfObject, type BpfLink, type BpfProgram, type ProgramRunStats } from './libbpf.js';
 import { programObjectPath } from './program-files.js';
 
 export type AttachVariant = 'tp_btf' | 'raw_tp';
@@ -68,12 +68,46 @@ export function attachAll(name: string, loaded: LoadedTwins): BpfLink[] {
   }
 }
 
-export function statsOf(programs: BpfProgram[]): Record<string, ProgramStats> {
-  const out: Record<string, ProgramStats> = {};
-  for (const p of programs) out[p.name] = p.stats();
-  return out;
+/** Run statistics of each program, labelled with its name (the shape of hotpath_bpf_program_* metrics). */
+export function statsOf(programs: BpfProgram[]): ({ program: string } & ProgramRunStats)[] {
+  return programs.map((p) => ({ program: p.name, ...p.stats() }));
 }
 
-export function closedError(name: string): HotpathError {
-  return new HotpathError(ErrorCodes.MAP, `read ${name}: the collector is closed`);
+/**
+ * A loaded and attached twin set: what a latency program is until closed. `check` runs after load (layout
+ * checks) and before attaching; on any failure nothing stays open.
+ */
+export class AttachedTwins {
+  readonly object: BpfObject;
+  readonly variant: AttachVariant;
+  private readonly programs: BpfProgram[];
+  private links: BpfLink[];
+
+  private constructor(loaded: LoadedTwins, links: BpfLink[]) {
+    this.object = loaded.object;
+    this.variant = loaded.variant;
+    this.programs = loaded.programs;
+    this.links = links;
+  }
+
+  static start(name: string, bases: string[], configure: (object: BpfObject) => void, check: (object: BpfObject) => void, only?: AttachVariant): AttachedTwins {
+    const loaded = loadTwins(name, bases, configure, only);
+    try {
+      check(loaded.object);
+      return new AttachedTwins(loaded, attachAll(name, loaded));
+    } catch (err) {
+      loaded.object.close();
+      throw err;
+    }
+  }
+
+  programStats(): ({ program: string } & ProgramRunStats)[] {
+    return statsOf(this.programs);
+  }
+
+  /** Detaches and frees everything; maps and programs throw HP_ERR_CLOSED afterwards. Idempotent. */
+  close(): void {
+    for (const link of this.links.splice(0)) link.destroy();
+    this.object.close();
+  }
 }

@@ -1,6 +1,6 @@
 // Cumulative per-CPU lost-sample counters of a program (a BPF_MAP_TYPE_PERCPU_ARRAY of u64 indexed by
 // reason), read as per-window deltas.
-import { sumPerCpuU64 } from '../layouts/cpu-profile.js';
+import { sumPerCpuU64 } from '../layouts/common.js';
 import { possibleCpuCount, type BpfMap } from './libbpf.js';
 
 export class LostCounters<R extends string> {

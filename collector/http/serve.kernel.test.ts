@@ -18,6 +18,7 @@ function namesIn(p: Profile): Set<string> {
 describe('hotpath serve (kernel)', () => {
   let agent: RunningAgent;
   let workload: ChildProcess;
+  let stripped: ChildProcess;
   let dir: string;
   const goEnv: Record<string, string> = {};
 
@@ -29,11 +30,14 @@ describe('hotpath serve (kernel)', () => {
       mkdirSync(goEnv[k], { recursive: true });
     }
     workload = startProcess(compileWorkload(dir, 'hot', HOT_LOOP_SOURCE));
+    // A binary without any symbol table: its frames stay unnamed, so go tool pprof asks /debug/pprof/symbol.
+    stripped = startProcess(compileWorkload(dir, 'stripped-hot', HOT_LOOP_SOURCE.replaceAll('hotpath_serve_hot', 'stripped_hot'), ['-s']));
     agent = await startAgent(['--programs', 'cpu,offcpu', '--window', '1s', '--retention', '5m']);
   });
 
   afterAll(async () => {
     workload?.kill('SIGKILL');
+    stripped?.kill('SIGKILL');
     if (agent) expect(await agent.stop()).toBe(0);
   });
 
@@ -44,6 +48,49 @@ describe('hotpath serve (kernel)', () => {
     expect(r.stdout).toMatch(/Duration: 2(\.\d+)?s,/);
     const top = r.stdout.split('\n').filter((l) => /^\s+\d/.test(l)).slice(0, 5).join('\n');
     expect(top).toContain('hotpath_serve_hot');
+  });
+
+  it('go tool pprof with its default symbolization reads a profile with frames nobody can name', async () => {
+    // pprof posts the unnamed addresses to /debug/pprof/symbol and gives up on the profile unless it gets a 200.
+    const r = await runTool('go', ['tool', 'pprof', '-top', '-nodecount=200', `${agent.url}/debug/pprof/profile?seconds=3`], goEnv);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Type: cpu/);
+    // The stripped binary's frames are there, unnamed, under its mapping; the named workload too. The stripped
+    // copy has the named binary's layout: its addresses must not be given the other's names by symbolz.
+    expect(r.stdout).toMatch(/\[stripped-hot\]$/m);
+    expect(r.stdout).toMatch(/hotpath_serve_hot$/m);
+    const share = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? 0);
+    expect(share(/([\d.]+)%\s+\S+\s+\S+\s+\S+\s+\[stripped-hot\]$/m)).toBeGreaterThan(20);
+    expect(share(/([\d.]+)%\s+\S+\s+\S+\s+\S+\s+hotpath_serve_hot$/m)).toBeLessThan(75);
+  });
+
+  it('answers /debug/pprof/symbol and /debug/pprof/cmdline as Go does', async () => {
+    const get = await request(`${agent.url}/debug/pprof/symbol`);
+    expect(get.statusCode).toBe(200);
+    expect(await get.body.text()).toBe('num_symbols: 1\n');
+    // Names come from the profiles served: an agent that profiles only the named workload serves one, then
+    // is asked for its addresses (this agent also served the stripped copy, which makes them ambiguous).
+    const own = await startAgent(['--programs', 'cpu', '--pid', String(workload.pid)]);
+    try {
+      const res = await request(`${own.url}/debug/pprof/profile?seconds=1`);
+      const p = Profile.decode(gunzipSync(Buffer.from(await res.body.arrayBuffer())));
+      const s = p.stringTable.strings;
+      const hot = p.function.find((f) => s[Number(f.name)] === 'hotpath_serve_hot')!;
+      const address = BigInt(p.location.find((l) => l.line.some((ln) => ln.functionId === hot.id))!.address);
+      const post = await request(`${own.url}/debug/pprof/symbol`, { method: 'POST', body: `0x${address.toString(16)}+0x1+junk` });
+      expect(post.statusCode).toBe(200);
+      expect(await post.body.text()).toBe(`num_symbols: 1\n0x${address.toString(16)} hotpath_serve_hot\n`);
+      // The agent that also profiled the stripped copy leaves the same address out.
+      const shared = await request(`${agent.url}/debug/pprof/symbol`, { method: 'POST', body: `0x${address.toString(16)}` });
+      expect(await shared.body.text()).toBe('num_symbols: 1\n');
+    } finally {
+      expect(await own.stop()).toBe(0);
+    }
+    const tooBig = await request(`${agent.url}/debug/pprof/symbol`, { method: 'POST', body: Buffer.alloc(3 * 1024 * 1024, 0x31) });
+    expect(tooBig.statusCode).toBe(413);
+    await tooBig.body.text();
+    const cmdline = await request(`${agent.url}/debug/pprof/cmdline`);
+    expect((await cmdline.body.text()).split('\0').slice(1, 2)).toEqual(['serve']);
   });
 
   it('answers pid-filtered live profiles with only that process', async () => {

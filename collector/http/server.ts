@@ -1,81 +1,19 @@
-// The agent's HTTP server: the routes of the product contract (ARCHITECTURE.md §2 HTTP). Query validation is
-// pure (parseProfileQuery); bad input gets a 4xx text/plain answer with X-Go-Pprof: 1 and the agent goes on.
+// The agent's HTTP server: the routes of the product contract (ARCHITECTURE.md §2 HTTP). Query validation
+// (query.ts) and the symbol table (symbolz.ts) are pure; bad input gets a 4xx text/plain answer with
+// X-Go-Pprof: 1 and the agent goes on.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildPprof, encodePprofGzip } from '../../exporters/pprof/index.js';
 import type { MetricsExporter } from '../../exporters/metrics/index.js';
 import type { Agent } from '../agent/agent.js';
 import { renderFlamegraph } from '../windows/output-formats.js';
-import type { ProfileKind } from '../windows/window-profile.js';
+import type { ProfileKind } from '../sources/index.js';
+import { indexPage, pprofIndexPage } from './pages.js';
+import { MAX_LIVE_SECONDS, parseProfileQuery, QueryError, type ProfileQuery } from './query.js';
+import { SymbolTable } from './symbolz.js';
 
-/** Longest live profile a request may ask for. */
-export const MAX_LIVE_SECONDS = 600;
-export const DEFAULT_LIVE_SECONDS = 30;
-
-export type ProfileQuery =
-  | { mode: 'live'; kind: ProfileKind; seconds: number; pids: number[] }
-  | { mode: 'history'; kind: ProfileKind; fromNs: bigint; toNs: bigint; pids: number[] };
-
-export class QueryError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Parses unix seconds (integer or fractional) or an RFC 3339 timestamp into Unix nanoseconds. */
-export function parseTimestamp(name: string, text: string): bigint {
-  if (/^\d{1,12}(\.\d{1,9})?$/.test(text)) {
-    const [sec, frac = ''] = text.split('.');
-    return BigInt(sec) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
-  }
-  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-  const ms = rfc3339.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
-  if (Number.isNaN(ms)) {
-    throw new QueryError(400, `invalid ${name} "${text}": expected unix seconds or an RFC 3339 time such as 2026-01-02T15:04:05Z`);
-  }
-  const frac = /\.(\d{1,9})/.exec(text)?.[1] ?? '';
-  return BigInt(Math.floor(ms / 1000)) * 1_000_000_000n + BigInt(frac.padEnd(9, '0'));
-}
-
-/** Validates the query of a profile route. `kind` comes from the route, or `type=` for /flamegraph. */
-export function parseProfileQuery(params: URLSearchParams, kind: ProfileKind, nowNs: bigint, retentionNs: bigint): ProfileQuery {
-  const known = new Set(['seconds', 'from', 'to', 'pid', 'type', 'debug', 'gc']);
-  for (const key of params.keys()) {
-    if (!known.has(key)) throw new QueryError(400, `unknown query parameter "${key}" (known: seconds, from, to, pid)`);
-  }
-  const pids: number[] = [];
-  for (const v of params.getAll('pid')) {
-    for (const part of v.split(',')) {
-      if (!/^\d{1,7}$/.test(part) || Number(part) < 1) throw new QueryError(400, `invalid pid "${part}": expected a process id`);
-      pids.push(Number(part));
-    }
-  }
-  const from = params.get('from');
-  const to = params.get('to');
-  const seconds = params.get('seconds');
-  if (from !== null || to !== null) {
-    if (seconds !== null) throw new QueryError(400, 'give either seconds or from/to, not both');
-    if (from === null || to === null) throw new QueryError(400, 'from and to go together');
-    const fromNs = parseTimestamp('from', from);
-    const toNs = parseTimestamp('to', to);
-    if (toNs <= fromNs) throw new QueryError(400, `to (${to}) must be after from (${from})`);
-    if (fromNs > nowNs) throw new QueryError(400, `from (${from}) is in the future`);
-    if (toNs < nowNs - retentionNs) throw new QueryError(404, `from/to lie outside the retained history (the last ${Number(retentionNs / 1_000_000_000n)} s)`);
-    return { mode: 'history', kind, fromNs, toNs, pids };
-  }
-  let secs = DEFAULT_LIVE_SECONDS;
-  if (seconds !== null) {
-    if (!/^\d{1,6}$/.test(seconds) || Number(seconds) < 1) {
-      throw new QueryError(400, `invalid seconds "${seconds}": expected a whole number of seconds, 1 to ${MAX_LIVE_SECONDS}`);
-    }
-    secs = Number(seconds);
-    if (secs > MAX_LIVE_SECONDS) throw new QueryError(400, `seconds ${secs} exceeds the limit of ${MAX_LIVE_SECONDS}`);
-  }
-  return { mode: 'live', kind, seconds: secs, pids };
-}
+/** Largest symbol query body read (pprof posts about 20 bytes per unnamed address). */
+export const MAX_SYMBOL_QUERY_BYTES = 2 * 1024 * 1024;
 
 export interface HttpServerOptions {
   host: string;
@@ -101,46 +39,14 @@ function sendHtml(res: ServerResponse, body: string): void {
   res.end(body);
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function indexPage(agent: Agent): string {
-  const programs = agent.statuses
-    .map((s) => `<li>${escapeHtml(s.program)}: ${s.attached ? 'attached' : `<b>not attached</b>: ${escapeHtml(s.error ?? '')}`}</li>`)
-    .join('');
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>hotpath</title></head><body>
-<h1>hotpath</h1>
-<p>Continuous CPU and latency profiler.</p>
-<ul>
-<li><a href="/flamegraph?type=cpu&amp;seconds=10">CPU flamegraph of the next 10 s</a></li>
-<li><a href="/flamegraph?type=offcpu&amp;seconds=10">Off-CPU flamegraph of the next 10 s</a></li>
-<li><a href="/debug/pprof/">/debug/pprof/</a> — profiles for <code>go tool pprof</code></li>
-<li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
-<li><a href="/healthz">/healthz</a></li>
-</ul>
-<h2>Programs</h2><ul>${programs}</ul>
-</body></html>
-`;
-}
-
-function pprofIndexPage(): string {
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>/debug/pprof/</title></head><body>
-<p>/debug/pprof/</p>
-<p>Profiles:</p>
-<table>
-<tr><td><a href="profile?seconds=30">profile</a></td><td>CPU profile of the next <code>seconds</code> (default 30); <code>from</code>&amp;<code>to</code> read retained history; <code>pid</code> filters</td></tr>
-<tr><td><a href="offcpu?seconds=30">offcpu</a></td><td>Off-CPU time profile, same parameters</td></tr>
-</table>
-<p>Use: <code>go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=30</code></p>
-</body></html>
-`;
-}
-
 export class HttpServer {
   private readonly server: Server;
   private readonly opts: HttpServerOptions;
   private readonly log: (line: string) => void;
   /** Requests answered with a 4xx, by route. */
   readonly rejected = new Map<string, number>();
+  /** Names of the addresses in the profiles served, for /debug/pprof/symbol. */
+  readonly symbols = new SymbolTable();
 
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
@@ -178,15 +84,17 @@ export class HttpServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
+    // pprof's symbolz client posts its address list: the symbol route is the one that takes a body.
+    const allowed = path === '/debug/pprof/symbol' ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD'];
+    if (!allowed.includes(req.method ?? '')) {
+      res.setHeader('Allow', allowed.join(', '));
       sendError(res, 405, `method ${req.method} not allowed`);
       return;
     }
     const { agent } = this.opts;
     switch (path) {
       case '/':
-        return sendHtml(res, indexPage(agent));
+        return sendHtml(res, indexPage(agent.statuses));
       case '/debug/pprof':
       case '/debug/pprof/':
         return sendHtml(res, pprofIndexPage());
@@ -198,6 +106,13 @@ export class HttpServer {
         res.end(`${h.ok ? 'ok' : 'unhealthy'}: ${h.reason}\n`);
         return;
       }
+      case '/debug/pprof/symbol':
+        return this.symbolRoute(req, res, url);
+      case '/debug/pprof/cmdline':
+        // As Go: the command line, arguments separated by NUL bytes.
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.end(process.argv.slice(1).join('\0'));
+        return;
       case '/debug/pprof/profile':
       case '/debug/pprof/offcpu':
         return this.profileRoute(res, path, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof');
@@ -252,6 +167,7 @@ export class HttpServer {
       data = agent.history(kind, query.fromNs, query.toNs, query.pids);
     }
     if (format === 'pprof') {
+      this.symbols.remember(data);
       const body = await encodePprofGzip(data);
       res.writeHead(200, {
         'Content-Type': 'application/octet-stream',
@@ -264,4 +180,41 @@ export class HttpServer {
     const html = renderFlamegraph(buildPprof(data), '.html', `hotpath ${kind === 'cpu' ? 'CPU' : 'off-CPU'} flamegraph`);
     sendHtml(res, html);
   }
+
+  /** POST: the body is the query; GET: the raw query string (Go reads both the same way). */
+  private async symbolRoute(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let query = url.search.slice(1);
+    if (req.method === 'POST') {
+      const body = await readBody(req, MAX_SYMBOL_QUERY_BYTES);
+      if (body === null) {
+        // The rest of the body is not read: answer, then drop the connection.
+        res.setHeader('Connection', 'close');
+        res.once('finish', () => req.destroy());
+        return this.reject(res, url.pathname, new QueryError(413, `symbol query larger than ${MAX_SYMBOL_QUERY_BYTES} bytes`));
+      }
+      query = body;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    res.end(this.symbols.answer(query));
+  }
+}
+
+/** The request body as text, or null (and the rest left unread) when it exceeds `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    req.on('error', reject);
+  });
 }

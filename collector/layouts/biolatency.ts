@@ -1,4 +1,6 @@
-// Mirrors struct bio_hist_key, enum bio_op and struct biolatency_config of programs/biolatency.h.
+// Mirrors programs/biolatency.h: struct bio_hist_key, enum bio_op and struct biolatency_config
+// (little-endian). The histogram values are struct log2_hist (./log2-hist.ts).
+import { requireBytes } from './common.js';
 
 export const BIOLATENCY_HEADER = 'programs/biolatency.h';
 export const BIO_HIST_KEY_SIZE = 12;
@@ -14,8 +16,9 @@ export interface BioHistKey {
   operation: BioOperation;
 }
 
+/** Decodes struct bio_hist_key; a shorter buffer is HP_ERR_LAYOUT. An unknown op decodes as 'other'. */
 export function decodeBioHistKey(buf: Buffer): BioHistKey {
-  if (buf.length < BIO_HIST_KEY_SIZE) throw new RangeError(`bio histogram key: ${buf.length} bytes, need ${BIO_HIST_KEY_SIZE}`);
+  requireBytes(buf, BIO_HIST_KEY_SIZE, 'bio histogram key');
   const op = buf.readUInt32LE(8);
   return { major: buf.readUInt32LE(0), minor: buf.readUInt32LE(4), operation: BIO_OPERATIONS[op] ?? 'other' };
 }

@@ -1,64 +1,31 @@
-// Decodes `struct cpu_sample_key` of programs/cpu-profile.h (32 bytes, little-endian).
+// Mirrors programs/cpu-profile.h: struct cpu_sample_key, enum cpu_lost_reason and struct cpu_profile_config
+// (little-endian). The shared limits and decoders are in ./common.ts (programs/common.h).
+import { decodeComm, decodeThreadStacks, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, THREAD_STACKS_SIZE, type ThreadStacks, writePidFilter } from './common.js';
 
-export const CPU_SAMPLE_KEY_SIZE = 32;
-export const CPU_SAMPLE_VALUE_SIZE = 8;
 export const CPU_PROFILE_HEADER = 'programs/cpu-profile.h';
+/** struct cpu_sample_key: struct thread_stacks, then char comm[TASK_COMM_LEN]. */
+export const CPU_SAMPLE_KEY_SIZE = THREAD_STACKS_SIZE + TASK_COMM_LEN;
+/** The counts maps' value: a u64 sample count. */
+export const CPU_SAMPLE_VALUE_SIZE = 8;
 
-export interface CpuSampleKey {
-  pid: number;
-  tid: number;
-  /** < 0: no kernel stack (user-mode sample, or lost; see the lost counters). */
-  kernelStackId: number;
-  /** < 0: no user stack (kernel thread, or lost). */
-  userStackId: number;
+export interface CpuSampleKey extends ThreadStacks {
   comm: string;
 }
 
-/** The comm is NUL-terminated within 16 bytes; non-UTF-8 bytes are replaced, never trusted. */
-export function decodeComm(buf: Buffer): string {
-  const end = buf.indexOf(0);
-  return buf.subarray(0, end < 0 ? buf.length : end).toString('utf8');
-}
-
+/** Decodes struct cpu_sample_key; a shorter buffer is HP_ERR_LAYOUT. */
 export function decodeCpuSampleKey(buf: Buffer): CpuSampleKey {
-  if (buf.length < CPU_SAMPLE_KEY_SIZE) throw new RangeError(`cpu sample key: ${buf.length} bytes, need ${CPU_SAMPLE_KEY_SIZE}`);
-  return {
-    pid: buf.readUInt32LE(0),
-    tid: buf.readUInt32LE(4),
-    kernelStackId: buf.readInt32LE(8),
-    userStackId: buf.readInt32LE(12),
-    comm: decodeComm(buf.subarray(16, 32)),
-  };
+  requireBytes(buf, CPU_SAMPLE_KEY_SIZE, 'cpu sample key');
+  return { ...decodeThreadStacks(buf), comm: decodeComm(buf.subarray(THREAD_STACKS_SIZE, CPU_SAMPLE_KEY_SIZE)) };
 }
 
-/** Stack trace map values: up to 127 u64 addresses, the unused tail zeroed. Leaf first. */
-export function decodeStack(buf: Buffer): bigint[] {
-  const out: bigint[] = [];
-  for (let off = 0; off + 8 <= buf.length; off += 8) {
-    const addr = buf.readBigUInt64LE(off);
-    if (addr === 0n) break;
-    out.push(addr);
-  }
-  return out;
-}
+/** struct cpu_profile_config: struct pid_filter, then u32 include_idle. */
+export const CPU_PROFILE_CONFIG_SIZE = PID_FILTER_SIZE + 4;
 
-/** Sums a per-CPU u64 value (one 8-byte slot per possible CPU). */
-export function sumPerCpuU64(buf: Buffer): bigint {
-  let total = 0n;
-  for (let off = 0; off + 8 <= buf.length; off += 8) total += buf.readBigUInt64LE(off);
-  return total;
-}
-
-/** struct cpu_profile_config of programs/cpu-profile.h. */
-export const MAX_FILTER_PIDS = 64;
-export const CPU_PROFILE_CONFIG_SIZE = 8 + 4 * MAX_FILTER_PIDS;
-
-export function encodeCpuProfileConfig(opts: { pids: number[]; includeIdle: boolean }): Buffer {
-  if (opts.pids.length > MAX_FILTER_PIDS) throw new RangeError(`at most ${MAX_FILTER_PIDS} pids can be filtered`);
+/** Encodes struct cpu_profile_config; more than MAX_FILTER_PIDS pids is HP_ERR_USAGE. */
+export function encodeCpuProfileConfig(opts: { pids: readonly number[]; includeIdle: boolean }): Buffer {
   const buf = Buffer.alloc(CPU_PROFILE_CONFIG_SIZE);
-  buf.writeUInt32LE(opts.pids.length, 0);
-  buf.writeUInt32LE(opts.includeIdle ? 1 : 0, 4);
-  opts.pids.forEach((pid, i) => buf.writeUInt32LE(pid, 8 + 4 * i));
+  writePidFilter(buf, 0, opts.pids);
+  buf.writeUInt32LE(opts.includeIdle ? 1 : 0, PID_FILTER_SIZE);
   return buf;
 }
 

@@ -1,12 +1,17 @@
-// Mirrors programs/log2-hist.bpf.h: struct log2_hist (40 u64 slots + u64 sum = 328 bytes) and log2_slot().
-// Slot 0 counts v <= 1 ns, slot k counts 2^(k-1) < v <= 2^k ns, the last slot everything above 2^38 ns.
+// Mirrors programs/log2-hist.h: struct log2_hist (LOG2_HIST_SLOTS u64 slots + u64 sum_ns = 328 bytes,
+// little-endian). Slot 0 counts v <= 1 ns, slot k counts 2^(k-1) < v <= 2^k ns, the last slot everything
+// above 2^38 ns. The slot function (log2_slot() of programs/log2-hist.bpf.h) has one mirror, slotOf() of
+// exporters/metrics/log2-histogram.ts: log2Slot below applies it to this layout.
+import { usageError } from '../errors.js';
+import { slotOf, type Log2Histogram as ExportedLog2Histogram } from '../../exporters/metrics/log2-histogram.js';
+import { requireBytes } from './common.js';
 
-export const LOG2_HIST_HEADER = 'programs/log2-hist.bpf.h';
+export const LOG2_HIST_HEADER = 'programs/log2-hist.h';
 export const LOG2_HIST_SLOTS = 40;
 export const LOG2_HIST_SIZE = 8 * (LOG2_HIST_SLOTS + 1);
 
-/** A cumulative latency histogram in nanoseconds. */
-export interface Log2Histogram {
+/** A cumulative latency histogram in nanoseconds; what the metrics exporter takes as its Log2Histogram. */
+export interface Log2Histogram extends ExportedLog2Histogram {
   /** LOG2_HIST_SLOTS counts; see slotUpperBoundNs for each slot's upper bound. */
   slots: bigint[];
   sumNs: bigint;
@@ -14,14 +19,12 @@ export interface Log2Histogram {
 
 /** The slot a latency of `ns` nanoseconds falls in (the kernel's log2_slot). */
 export function log2Slot(ns: bigint): number {
-  if (ns <= 1n) return 0;
-  const bits = (ns - 1n).toString(2).length;
-  return Math.min(bits, LOG2_HIST_SLOTS - 1);
+  return slotOf(ns, LOG2_HIST_SLOTS);
 }
 
 /** Inclusive upper bound of a slot in nanoseconds (2^k); null for the last slot, the +Inf overflow. */
 export function slotUpperBoundNs(slot: number): bigint | null {
-  if (!Number.isInteger(slot) || slot < 0 || slot >= LOG2_HIST_SLOTS) throw new RangeError(`no histogram slot ${slot}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= LOG2_HIST_SLOTS) throw usageError(`no histogram slot ${slot} (0..${LOG2_HIST_SLOTS - 1})`);
   return slot === LOG2_HIST_SLOTS - 1 ? null : 1n << BigInt(slot);
 }
 
@@ -29,9 +32,9 @@ export function emptyHistogram(): Log2Histogram {
   return { slots: new Array<bigint>(LOG2_HIST_SLOTS).fill(0n), sumNs: 0n };
 }
 
-/** Adds one struct log2_hist (at `offset` of `buf`) into `into`. */
+/** Adds one struct log2_hist (at `offset` of `buf`) into `into`; a shorter buffer is HP_ERR_LAYOUT. */
 export function addLog2Hist(into: Log2Histogram, buf: Buffer, offset = 0): void {
-  if (buf.length < offset + LOG2_HIST_SIZE) throw new RangeError(`log2 histogram: ${buf.length - offset} bytes, need ${LOG2_HIST_SIZE}`);
+  requireBytes(buf.subarray(offset), LOG2_HIST_SIZE, 'log2 histogram');
   for (let i = 0; i < LOG2_HIST_SLOTS; i++) into.slots[i] += buf.readBigUInt64LE(offset + 8 * i);
   into.sumNs += buf.readBigUInt64LE(offset + 8 * LOG2_HIST_SLOTS);
 }

@@ -1,21 +1,17 @@
-// Mirrors struct offcpu_key, struct offcpu_value, struct offcpu_config and enum offcpu_lost_reason of
-// programs/offcpu.h.
-import { decodeComm } from './cpu-profile.js';
+// Mirrors programs/offcpu.h: struct offcpu_key, struct offcpu_value, struct offcpu_config and enum
+// offcpu_lost_reason (little-endian). The shared limits are in ./common.ts (programs/common.h).
+import { usageError } from '../errors.js';
+import { decodeComm, decodeThreadStacks, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, THREAD_STACKS_SIZE, type ThreadStacks, writePidFilter } from './common.js';
 
 export const OFFCPU_HEADER = 'programs/offcpu.h';
-export const OFFCPU_KEY_SIZE = 40;
+/** struct offcpu_key: struct thread_stacks, u32 stack_map, u32 pad, char comm[TASK_COMM_LEN]. */
+export const OFFCPU_KEY_SIZE = THREAD_STACKS_SIZE + 8 + TASK_COMM_LEN;
 export const OFFCPU_VALUE_SIZE = 16;
 export const OFFCPU_STACK_MAPS = 3;
-export const OFFCPU_MAX_FILTER_PIDS = 64;
-export const OFFCPU_CONFIG_SIZE = 16 + 4 * OFFCPU_MAX_FILTER_PIDS;
+/** struct offcpu_config: u64 min_block_ns, struct pid_filter, u32 pad. */
+export const OFFCPU_CONFIG_SIZE = 8 + PID_FILTER_SIZE + 4;
 
-export interface OffcpuKey {
-  pid: number;
-  tid: number;
-  /** < 0: no kernel stack (lost, see the lost counters). */
-  kernelStackId: number;
-  /** < 0: no user stack (kernel thread, or lost). */
-  userStackId: number;
+export interface OffcpuKey extends ThreadStacks {
   /** Which stacks_N map the ids index. */
   stackMap: number;
   comm: string;
@@ -26,30 +22,25 @@ export interface OffcpuValue {
   count: bigint;
 }
 
+/** Decodes struct offcpu_key; a shorter buffer is HP_ERR_LAYOUT. */
 export function decodeOffcpuKey(buf: Buffer): OffcpuKey {
-  if (buf.length < OFFCPU_KEY_SIZE) throw new RangeError(`offcpu key: ${buf.length} bytes, need ${OFFCPU_KEY_SIZE}`);
-  return {
-    pid: buf.readUInt32LE(0),
-    tid: buf.readUInt32LE(4),
-    kernelStackId: buf.readInt32LE(8),
-    userStackId: buf.readInt32LE(12),
-    stackMap: buf.readUInt32LE(16),
-    comm: decodeComm(buf.subarray(24, 40)),
-  };
+  requireBytes(buf, OFFCPU_KEY_SIZE, 'offcpu key');
+  const stackMap = buf.readUInt32LE(THREAD_STACKS_SIZE);
+  return { ...decodeThreadStacks(buf), stackMap, comm: decodeComm(buf.subarray(THREAD_STACKS_SIZE + 8, OFFCPU_KEY_SIZE)) };
 }
 
+/** Decodes struct offcpu_value; a shorter buffer is HP_ERR_LAYOUT. */
 export function decodeOffcpuValue(buf: Buffer): OffcpuValue {
-  if (buf.length < OFFCPU_VALUE_SIZE) throw new RangeError(`offcpu value: ${buf.length} bytes, need ${OFFCPU_VALUE_SIZE}`);
+  requireBytes(buf, OFFCPU_VALUE_SIZE, 'offcpu value');
   return { totalNs: buf.readBigUInt64LE(0), count: buf.readBigUInt64LE(8) };
 }
 
-export function encodeOffcpuConfig(opts: { pids: number[]; minBlockNs: bigint }): Buffer {
-  if (opts.pids.length > OFFCPU_MAX_FILTER_PIDS) throw new RangeError(`at most ${OFFCPU_MAX_FILTER_PIDS} pids can be filtered`);
-  if (opts.minBlockNs < 0n || opts.minBlockNs >= 1n << 64n) throw new RangeError(`minimum block time out of range: ${opts.minBlockNs}`);
+/** Encodes struct offcpu_config; more than MAX_FILTER_PIDS pids or a minimum outside u64 is HP_ERR_USAGE. */
+export function encodeOffcpuConfig(opts: { pids: readonly number[]; minBlockNs: bigint }): Buffer {
+  if (opts.minBlockNs < 0n || opts.minBlockNs >= 1n << 64n) throw usageError(`minimum block time out of range: ${opts.minBlockNs} ns`);
   const buf = Buffer.alloc(OFFCPU_CONFIG_SIZE);
   buf.writeBigUInt64LE(opts.minBlockNs, 0);
-  buf.writeUInt32LE(opts.pids.length, 8);
-  opts.pids.forEach((pid, i) => buf.writeUInt32LE(pid, 16 + 4 * i));
+  writePidFilter(buf, 8, opts.pids);
   return buf;
 }
 

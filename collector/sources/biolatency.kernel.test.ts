@@ -3,12 +3,12 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BiolatencyCollector, blockDeviceName, type BioHistogram } from './biolatency.js';
+import { BiolatencySource, blockDeviceName, type BioHistogram } from './biolatency.js';
 import { emptyHistogram, histogramCount, histogramDelta, medianSlot, type Log2Histogram } from '../layouts/log2-hist.js';
 import { parseToolHistograms, runTool, runToCompletion, toolCount, toolMedianIndex } from './test-support/libbpf-tools.js';
 
 const FIO_FILE = `/var/tmp/hp-fio-${process.pid}`;
-let collector: BiolatencyCollector | null = null;
+let collector: BiolatencySource | null = null;
 afterEach(() => {
   collector?.close();
   collector = null;
@@ -42,14 +42,14 @@ function toolIndexOfSlot(k: number): number {
   return midUs < 2 ? 0 : Math.floor(Math.log2(midUs));
 }
 
-describe('BiolatencyCollector', () => {
+describe('BiolatencySource', () => {
   it('reads block_rq_issue signature from BTF and agrees with libbpf-tools biolatency -D under fio', async () => {
     const disk = diskOf('/var/tmp');
     expect(disk.name).toMatch(/^[a-z]/); // resolved through /sys/dev/block/M:m/uevent (vda on the project VM)
     await runToCompletion('fio', ['--name=layout', `--filename=${FIO_FILE}`, '--size=64M', '--rw=write', '--bs=1M', '--create_only=1']);
     await runToCompletion('fio', ['--name=layout', `--filename=${FIO_FILE}`, '--size=64M', '--rw=write', '--bs=1M', '--direct=1']);
 
-    collector = BiolatencyCollector.start();
+    collector = BiolatencySource.start();
     expect(collector.variant).toBe('tp_btf');
     expect(collector.issueRequestArg).toBe(0);
     const tool = runTool('/usr/sbin/biolatency', ['-D', '4', '1']);
@@ -80,7 +80,7 @@ describe('BiolatencyCollector', () => {
   });
 
   it('raw_tp twins count writes and flushes too', async () => {
-    collector = BiolatencyCollector.start({ variant: 'raw_tp' });
+    collector = BiolatencySource.start({ variant: 'raw_tp' });
     expect(collector.variant).toBe('raw_tp');
     await runToCompletion('fio', [
       '--name=w', `--filename=${FIO_FILE}`, '--size=16M', '--rw=randwrite', '--direct=1', '--bs=4k', '--fsync=1',
@@ -90,7 +90,7 @@ describe('BiolatencyCollector', () => {
     const ops = new Set(collector.read().filter((h) => h.major === disk.major && h.minor === disk.minor && histogramCount(h) > 0n).map((h) => h.operation));
     expect(ops.has('write')).toBe(true);
     expect(ops.has('flush')).toBe(true);
-    expect(Object.keys(collector.programStats()).sort()).toEqual(['bio_complete_raw', 'bio_issue_raw']);
+    expect(collector.programStats().map((s) => s.program).sort()).toEqual(['bio_complete_raw', 'bio_issue_raw']);
     collector.close();
     expect(() => collector!.read()).toThrow(/closed/);
   });

@@ -2,7 +2,7 @@
 // histograms per (disk, operation). Kernel requirement: BTF at /sys/kernel/btf/vmlinux; tp_btf, else raw_tp.
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, HotpathError } from '../errors.js';
-import { possibleCpuCount, type BpfLink, type BpfMap, type ProgramStats } from '../bpf/libbpf.js';
+import { possibleCpuCount, type BpfMap } from '../bpf/libbpf.js';
 import {
   BIO_HIST_KEY_SIZE,
   BIOLATENCY_HEADER,
@@ -12,10 +12,11 @@ import {
   parseUeventDevname,
 } from '../layouts/biolatency.js';
 import { tracepointArity } from '../bpf/btf.js';
-import { attachAll, closedError, loadTwins, statsOf, type AttachVariant, type LoadedTwins } from '../bpf/load-twins.js';
+import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
 import { decodePerCpuLog2Hist, LOG2_HIST_SIZE } from '../layouts/log2-hist.js';
+import type { HistogramSeries, LatencySource, ProgramStats } from './types.js';
 
-export interface BiolatencyOptions {
+export interface BiolatencySourceOptions {
   variant?: AttachVariant;
   /** BTF to read block_rq_issue's signature from (default /sys/kernel/btf/vmlinux). */
   btfPath?: string;
@@ -51,23 +52,23 @@ export function blockDeviceName(major: number, minor: number): string {
   }
 }
 
-export class BiolatencyCollector {
+export class BiolatencySource implements LatencySource {
   readonly variant: AttachVariant;
   readonly issueRequestArg: 0 | 1;
-  private readonly loaded: LoadedTwins;
+  private readonly twins: AttachedTwins;
   private readonly hists: BpfMap;
-  private links: BpfLink[] = [];
-  private closed = false;
+  /** Device names are looked up once per device: they do not change while the device exists. */
+  private readonly deviceNames = new Map<string, string>();
 
-  private constructor(loaded: LoadedTwins, issueRequestArg: 0 | 1) {
-    this.loaded = loaded;
-    this.variant = loaded.variant;
+  private constructor(twins: AttachedTwins, issueRequestArg: 0 | 1) {
+    this.twins = twins;
+    this.variant = twins.variant;
     this.issueRequestArg = issueRequestArg;
-    this.hists = loaded.object.map('hists');
+    this.hists = twins.object.map('hists');
   }
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
-  static start(opts: BiolatencyOptions = {}): BiolatencyCollector {
+  static start(opts: BiolatencySourceOptions = {}): BiolatencySource {
     let btf: Buffer;
     try {
       btf = readFileSync(opts.btfPath ?? VMLINUX_BTF);
@@ -75,23 +76,18 @@ export class BiolatencyCollector {
       throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read kernel BTF ${opts.btfPath ?? VMLINUX_BTF}: ${(err as Error).message}`);
     }
     const issueRequestArg = issueRequestArgFromBtf(btf);
-    const loaded = loadTwins('biolatency', BASES, (object) => {
-      object.map('.rodata').setInitialValue(encodeBiolatencyConfig({ issueRequestArg }));
-    }, opts.variant);
-    const collector = new BiolatencyCollector(loaded, issueRequestArg);
-    try {
-      collector.hists.checkLayout(BIO_HIST_KEY_SIZE, LOG2_HIST_SIZE, BIOLATENCY_HEADER);
-      collector.links = attachAll('biolatency', loaded);
-      return collector;
-    } catch (err) {
-      collector.close();
-      throw err;
-    }
+    const twins = AttachedTwins.start(
+      'biolatency',
+      BASES,
+      (object) => object.map('.rodata').setInitialValue(encodeBiolatencyConfig({ issueRequestArg })),
+      (object) => object.map('hists').checkLayout(BIO_HIST_KEY_SIZE, LOG2_HIST_SIZE, BIOLATENCY_HEADER),
+      opts.variant,
+    );
+    return new BiolatencySource(twins, issueRequestArg);
   }
 
   /** Every (disk, operation) seen since start with its cumulative histogram, summed over CPUs. */
   read(): BioHistogram[] {
-    if (this.closed) throw closedError('biolatency histograms');
     const value = Buffer.alloc(LOG2_HIST_SIZE * possibleCpuCount());
     const out: BioHistogram[] = [];
     for (const key of this.hists.keys()) {
@@ -101,16 +97,28 @@ export class BiolatencyCollector {
     return out;
   }
 
-  programStats(): Record<string, ProgramStats> {
-    if (this.closed) throw closedError('biolatency program stats');
-    return statsOf(this.loaded.programs);
+  series(): HistogramSeries[] {
+    return this.read().map((h) => ({
+      attributes: { device: this.deviceName(h.major, h.minor), operation: h.operation },
+      histogram: { slots: h.slots, sumNs: h.sumNs },
+    }));
   }
 
-  /** Detaches and frees everything. Idempotent. */
+  programStats(): ProgramStats[] {
+    return this.twins.programStats();
+  }
+
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const link of this.links.splice(0)) link.destroy();
-    this.loaded.object.close();
+    this.twins.close();
+  }
+
+  private deviceName(major: number, minor: number): string {
+    const key = `${major}:${minor}`;
+    let name = this.deviceNames.get(key);
+    if (name === undefined) {
+      name = blockDeviceName(major, minor);
+      this.deviceNames.set(key, name);
+    }
+    return name;
   }
 }

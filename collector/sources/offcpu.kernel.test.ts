@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AttachVariant } from '../bpf/load-twins.js';
-import { OffcpuCollector, type OffcpuSample, type OffcpuWindow } from './offcpu.js';
+import { OffcpuSource } from './offcpu.js';
+import type { RawStackSample, StackWindow } from './types.js';
 import { isTracingFrame } from '../windows/window-profile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hp-offcpu-'));
@@ -19,9 +20,9 @@ const fnRange = (() => {
   return { start: addr, end: addr + size };
 })();
 
-let collector: OffcpuCollector | null = null;
-afterEach(() => {
-  collector?.close();
+let collector: OffcpuSource | null = null;
+afterEach(async () => {
+  await collector?.close();
   collector = null;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,10 +43,10 @@ async function sleepyRun(variant: AttachVariant, seconds: number, minBlockNs?: n
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await sleep(50); // let it exec and block on stdin
   const bias = loadBias(child.pid!);
-  collector = OffcpuCollector.start({ pids: [child.pid!], variant, minBlockNs });
+  collector = OffcpuSource.start({ pids: [child.pid!], variant, minBlockNs });
   expect(collector.variant).toBe(variant);
   child.stdin.write('go\n');
-  const windows: OffcpuWindow[] = [];
+  const windows: StackWindow[] = [];
   // Drain every 700 ms so naps straddle window flips (stacks must survive one flip).
   while (child.exitCode === null) {
     await Promise.race([sleep(700), exited]);
@@ -70,19 +71,19 @@ function kernelSymbol(addr: bigint): string | null {
   return best?.name ?? null;
 }
 
-function inSleepy(s: OffcpuSample, bias: bigint): boolean {
+function inSleepy(s: RawStackSample, bias: bigint): boolean {
   return s.userStack.some((a) => a >= bias + fnRange.start && a < bias + fnRange.end);
 }
 
-describe('OffcpuCollector', () => {
+describe('OffcpuSource', () => {
   for (const [variant, seconds] of [['tp_btf', 3], ['raw_tp', 1.5]] as const) {
     it(`${variant}: attributes a sleeping program's off-CPU time to sleepy_function`, async () => {
       const { child, bias, windows, samples, sleptNs } = await sleepyRun(variant, seconds);
       expect(sleptNs).toBeGreaterThan(seconds * 1e9);
       expect(windows.length).toBeGreaterThanOrEqual(3);
       expect(samples.every((s) => s.pid === child.pid && s.comm === 'sleepy')).toBe(true);
-      const total = samples.reduce((a, s) => a + s.totalNs, 0);
-      const inFn = samples.filter((s) => inSleepy(s, bias)).reduce((a, s) => a + s.totalNs, 0);
+      const total = samples.reduce((a, s) => a + (s.totalNs ?? 0), 0);
+      const inFn = samples.filter((s) => inSleepy(s, bias)).reduce((a, s) => a + (s.totalNs ?? 0), 0);
       const naps = samples.filter((s) => inSleepy(s, bias)).reduce((a, s) => a + s.count, 0);
       console.log(`offcpu ${variant}: slept ${(sleptNs / 1e9).toFixed(3)} s, off-CPU ${(total / 1e9).toFixed(3)} s, ` +
         `${((100 * inFn) / total).toFixed(1)}% in sleepy_function over ${naps} blocks, ${windows.length} windows`);
@@ -91,7 +92,7 @@ describe('OffcpuCollector', () => {
       // Each 10 ms nap blocks once.
       expect(naps).toBeGreaterThan(seconds * 50);
       // Kernel stacks start where the thread left the CPU (the program's own frames are skipped).
-      const main = samples.filter((s) => inSleepy(s, bias)).sort((a, b) => b.totalNs - a.totalNs)[0];
+      const main = samples.filter((s) => inSleepy(s, bias)).sort((a, b) => (b.totalNs ?? 0) - (a.totalNs ?? 0))[0];
       // Frames of the tracing machinery beyond the fixed skip depend on how many programs share the
       // tracepoint (another agent may run); the profile builder trims them by name.
       let leaf: string | null = null;
@@ -107,25 +108,24 @@ describe('OffcpuCollector', () => {
         expect(w.endNs).toBeGreaterThan(w.startNs);
       }
       const stats = collector!.programStats();
-      expect(Object.keys(stats)).toEqual([`offcpu_switch_${variant === 'tp_btf' ? 'btf' : 'raw'}`]);
-      collector!.close();
-      collector!.close();
+      expect(stats.map((s) => s.program)).toEqual([`offcpu_switch_${variant === 'tp_btf' ? 'btf' : 'raw'}`]);
+      await Promise.all([collector!.close(), collector!.close()]);
       await expect(collector!.drain()).rejects.toThrow(/closed/);
     });
   }
 
   it('keeps the time but not the stacks of a block that spans two window flips', async () => {
-    collector = OffcpuCollector.start();
+    collector = OffcpuSource.start();
     const child = spawn('sleep', ['0.6'], { stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    const windows: OffcpuWindow[] = [];
+    const windows: StackWindow[] = [];
     await sleep(150);
     windows.push(await collector.drain());
     await sleep(150);
     windows.push(await collector.drain());
     await exited;
     windows.push(await collector.drain());
-    const mine = windows.flatMap((w) => w.samples).filter((s) => s.pid === child.pid && s.totalNs > 400_000_000);
+    const mine = windows.flatMap((w) => w.samples).filter((s) => s.pid === child.pid && (s.totalNs ?? 0) > 400_000_000);
     expect(mine).toHaveLength(1);
     expect(mine[0].totalNs).toBeLessThan(700_000_000);
     expect(mine[0].userStack).toEqual([]);
@@ -136,10 +136,10 @@ describe('OffcpuCollector', () => {
   it('drops blocks shorter than minBlockNs', async () => {
     // The naps last ~10 ms: all are kept above a 5 ms minimum, none above 50 ms.
     const kept = await sleepyRun('tp_btf', 0.5, 5_000_000);
-    collector!.close();
+    await collector!.close();
     const dropped = await sleepyRun('tp_btf', 0.5, 50_000_000);
     expect(kept.samples.reduce((a, s) => a + s.count, 0)).toBeGreaterThan(40);
-    expect(kept.samples.every((s) => s.totalNs / s.count >= 5_000_000)).toBe(true);
+    expect(kept.samples.every((s) => (s.totalNs ?? 0) / s.count >= 5_000_000)).toBe(true);
     expect(dropped.samples).toEqual([]);
   });
 });

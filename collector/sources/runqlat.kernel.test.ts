@@ -1,10 +1,10 @@
 // Real kernel, as root: hotpath's runqlat beside libbpf-tools' runqlat on the same workload.
 import { afterEach, describe, expect, it } from 'vitest';
 import { histogramCount, histogramDelta, log2Slot, medianSlot } from '../layouts/log2-hist.js';
-import { RunqlatCollector } from './runqlat.js';
+import { RunqlatSource } from './runqlat.js';
 import { parseToolHistograms, runTool, runToCompletion, toolCount, toolMedianIndex } from './test-support/libbpf-tools.js';
 
-let collector: RunqlatCollector | null = null;
+let collector: RunqlatSource | null = null;
 afterEach(() => {
   collector?.close();
   collector = null;
@@ -16,9 +16,9 @@ function toolIndexOfSlot(k: number): number {
   return midUs < 2 ? 0 : Math.floor(Math.log2(midUs));
 }
 
-describe('RunqlatCollector', () => {
+describe('RunqlatSource', () => {
   it('loads tp_btf here, counts a pipe ping-pong, and agrees with libbpf-tools runqlat', async () => {
-    collector = RunqlatCollector.start();
+    collector = RunqlatSource.start();
     expect(collector.variant).toBe('tp_btf');
     const tool = runTool('/usr/sbin/runqlat', ['4', '1']);
     await tool.attached;
@@ -44,16 +44,18 @@ describe('RunqlatCollector', () => {
   });
 
   it('falls back to the raw_tp twins, which count the same events', async () => {
-    collector = RunqlatCollector.start({ variant: 'raw_tp' });
+    collector = RunqlatSource.start({ variant: 'raw_tp' });
     expect(collector.variant).toBe('raw_tp');
     const before = collector.read();
     await runToCompletion('perf', ['bench', 'sched', 'pipe', '-l', '20000']);
     const d = histogramDelta(collector.read(), before);
-    expect(Number(histogramCount(d))).toBeGreaterThan(40_000);
+    // 20,000 round trips wake each side once: ~40,000 wakeups, a few of them of a task still on its CPU
+    // (no run-queue wait to record; measured: 39,952-39,995 in some runs).
+    expect(Number(histogramCount(d))).toBeGreaterThan(39_000);
     // Ping-pong wakeups on an idle-ish 2-CPU machine wait microseconds, not milliseconds.
     expect(medianSlot(d)).toBeGreaterThanOrEqual(log2Slot(100n));
     expect(medianSlot(d)).toBeLessThanOrEqual(log2Slot(1_000_000n));
     const stats = collector.programStats();
-    expect(Object.keys(stats).sort()).toEqual(['runqlat_switch_raw', 'runqlat_wakeup_new_raw', 'runqlat_wakeup_raw']);
+    expect(stats.map((s) => s.program).sort()).toEqual(['runqlat_switch_raw', 'runqlat_wakeup_new_raw', 'runqlat_wakeup_raw']);
   });
 });

@@ -1,5 +1,7 @@
 // Public API of the stack symbolizer.
-export { Symbolizer, resolveInRoot, type SymbolizerOptions, type SymbolizerStats } from './symbolizer.js';
+export { Symbolizer, type SymbolizerOptions } from './symbolizer.js';
+export type { SymbolizerStats } from './symbolizer-stats.js';
+export { resolveInRoot } from './process-files.js';
 export { DebuginfodClient, DEFAULT_DEBUGINFOD_CACHE, type DebuginfodOptions, type DebuginfodStats } from './debuginfod.js';
 export {
   parseElf,

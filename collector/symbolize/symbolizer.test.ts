@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource, parseElf, parseElfNotes } from './elf.js';
 import { parseProcMaps } from './proc-maps.js';
-import { Symbolizer, resolveInRoot } from './symbolizer.js';
+import { resolveInRoot } from './process-files.js';
+import { Symbolizer } from './symbolizer.js';
 import { LIB_SOURCE, PROGRAM_SOURCE, gcc, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
 
 interface Running {
@@ -275,6 +276,19 @@ describe('Symbolizer with a synthetic /proc', () => {
     expect(untrusted.functionName).toBeUndefined();
     s.endDrain();
     expect(s.stats.fileOpenErrors).toBe(1);
+  });
+
+  it('names a vdso that does not parse [vdso] and stops reading it after a few failures', () => {
+    const procRoot = path.join(dir, 'proc-vdso');
+    fs.mkdirSync(path.join(procRoot, '4243'), { recursive: true });
+    fs.writeFileSync(path.join(procRoot, '4243', 'maps'), '1000-2000 r-xp 00000000 00:00 0   [vdso]\n');
+    // Not ELF64 (as a 32-bit process's ELF32 vdso is not): the parse error must stay inside the symbolizer.
+    fs.writeFileSync(path.join(procRoot, '4243', 'mem'), Buffer.alloc(0x2000, 0xcc));
+    const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null });
+    for (let i = 0; i < 10; i++) {
+      expect(s.symbolizeUser(4243, [0x1010n])[0]).toMatchObject({ functionName: '[vdso]', kind: 'native', mapping: { file: '[unknown]' } });
+    }
+    expect(s.stats.vdsoErrors).toBe(8);
   });
 
   it('resolveInRoot follows symlinks inside the root and never above it', () => {

@@ -36,21 +36,7 @@ export interface RunResult {
 
 /** Runs the built CLI (dist/) to completion. */
 export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hotpath ${args.join(' ')} timed out\n${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runTool(process.execPath, [cliPath, ...args], {}, opts.timeoutMs ?? 60_000, opts.cwd);
 }
 
 /** Starts a long-running process and returns it; the caller kills it. */
@@ -105,10 +91,10 @@ export function startAgent(args: string[], timeoutMs = 60_000, env: Record<strin
   });
 }
 
-/** Runs a command and returns its output (for real clients such as go tool pprof). */
-export function runTool(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
+/** Runs a command to completion and returns its output (the CLI, or real clients such as go tool pprof). */
+export function runTool(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000, cwd?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

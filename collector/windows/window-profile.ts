@@ -3,20 +3,7 @@
 import type { ProfileData, ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
 import type { Symbolizer } from '../symbolize/index.js';
 import { processLabels } from '../symbolize/process-metadata.js';
-
-/** A drained aggregate: one thread and stack pair with its sample count and (for off-CPU) its time. */
-export interface RawStackSample {
-  pid: number;
-  tid: number;
-  comm: string;
-  kernelStack: bigint[];
-  userStack: bigint[];
-  count: number;
-  /** Off-CPU: nanoseconds blocked. */
-  totalNs?: number;
-}
-
-export type ProfileKind = 'cpu' | 'offcpu';
+import type { ProfileKind, RawStackSample } from '../sources/index.js';
 
 export interface WindowProfileOptions {
   kind: ProfileKind;

@@ -22,3 +22,5 @@ export type {
 } from './producer.js';
 export { createMetricsExporter } from './exporter.js';
 export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';
+export { ExporterError, ExporterErrorCodes } from '../errors.js';
+export type { ExporterErrorCode } from '../errors.js';

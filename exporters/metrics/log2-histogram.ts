@@ -1,14 +1,17 @@
 // Log2 latency histograms as the kernel programs keep them, and their conversion to the explicit-bucket
 // histogram OpenTelemetry (and so Prometheus) shows. Pure functions: no I/O, no OTel imports.
 //
-// Slot layout (the contract with the kernel programs). A histogram is an array of N u64 counters:
+// Slot layout (the contract with the kernel programs: struct log2_hist of programs/log2-hist.h, filled by
+// log2_slot() of programs/log2-hist.bpf.h). A histogram is an array of N u64 counters:
 //   slot 0         counts values v (nanoseconds) with v <= 1 (0 included);
 //   slot k, 0<k<N-1 counts 2^(k-1) < v <= 2^k;
 //   slot N-1       is the overflow slot: every v > 2^(N-2).
 // The kernel computes slot(v) = v <= 1 ? 0 : min(64 - clz(v - 1), N - 1), an upper-inclusive ceil(log2(v)),
 // so that slot k lines up with the Prometheus bucket `le = 2^k ns` without off-by-one shifts.
+// slotOf below is the one TypeScript copy of that function: the collector's decoder of struct log2_hist
+// (collector/layouts/log2-hist.ts) uses it, since exporters/ may not import the collector.
 
-/** Kernel slot arrays hold this many counters unless a program says otherwise (last = overflow). */
+/** Kernel slot arrays hold this many counters (LOG2_HIST_SLOTS of programs/log2-hist.h; last = overflow). */
 export const DEFAULT_SLOT_COUNT = 40;
 
 /** A kernel log2 histogram, copied out of a map. Counters are cumulative since the program was loaded. */
@@ -51,7 +54,7 @@ export interface ExplicitHistogram {
 export type ConversionResult = { ok: true; histogram: ExplicitHistogram } | { ok: false; error: string };
 
 /**
- * slotOf mirrors the kernel's slot function: 0 for v <= 1, else ceil(log2(v)) (= 64 - clz(v - 1)), clamped
+ * slotOf mirrors the kernel's log2_slot(): 0 for v <= 1, else ceil(log2(v)) (= 64 - clz(v - 1)), clamped
  * to the overflow slot `slotCount - 1`. Negative values count as 0.
  */
 export function slotOf(ns: bigint, slotCount: number = DEFAULT_SLOT_COUNT): number {

@@ -15,6 +15,7 @@ import {
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+import { ExporterError, ExporterErrorCodes } from '../errors.js';
 import {
   DEFAULT_BUCKET_LAYOUT,
   checkLayout,
@@ -96,6 +97,11 @@ function toNumber(v: bigint | number): number {
   return typeof v === 'bigint' ? Number(v) : v;
 }
 
+/** A collect error (reported in CollectionResult.errors, never thrown): the metric and what went wrong. */
+function collectError(metric: string, what: string): ExporterError {
+  return new ExporterError(ExporterErrorCodes.METRICS_COLLECT, `collect ${metric}: ${what}`);
+}
+
 /** A stable key for an attribute set, independent of key order. */
 function attributesKey(attributes: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.keys(attributes).sort().map((k) => [k, attributes[k]]));
@@ -124,7 +130,7 @@ export class HotpathMetricProducer implements MetricProducer {
   ) {
     this.layout = { ...(options.layout ?? DEFAULT_BUCKET_LAYOUT) };
     const layoutError = checkLayout(this.layout);
-    if (layoutError) throw new Error(`HotpathMetricProducer: ${layoutError}`);
+    if (layoutError) throw new ExporterError(ExporterErrorCodes.OPTION, `HotpathMetricProducer: ${layoutError}`);
     this.maxSeries = Math.max(1, options.maxSeriesPerMetric ?? 2000);
   }
 
@@ -139,7 +145,7 @@ export class HotpathMetricProducer implements MetricProducer {
         if (m && m.dataPoints.length > 0) metrics.push(m);
       } catch (err) {
         this.stats.sourceErrors++;
-        errors.push(new Error(`collect ${name}: ${err instanceof Error ? err.message : String(err)}`));
+        errors.push(collectError(name, err instanceof Error ? err.message : String(err)));
       }
     };
     const histogram = (name: string, description: string, read: () => HistogramSeries[]) =>
@@ -307,14 +313,14 @@ export class HotpathMetricProducer implements MetricProducer {
   private invalid(errors: unknown[], name: string, why: string): void {
     this.stats.invalidSeries++;
     // Bounded: a source gone wrong must not make every scrape allocate and log without limit.
-    if (errors.length < MAX_ERRORS_PER_COLLECT) errors.push(new Error(`collect ${name}: dropped series: ${why}`));
+    if (errors.length < MAX_ERRORS_PER_COLLECT) errors.push(collectError(name, `dropped series: ${why}`));
   }
 
   private overflow(errors: unknown[], name: string, dropped: number): void {
     if (dropped === 0) return;
     this.stats.overflowSeries += dropped;
     if (errors.length < MAX_ERRORS_PER_COLLECT) {
-      errors.push(new Error(`collect ${name}: dropped ${dropped} series over the limit of ${this.maxSeries}`));
+      errors.push(collectError(name, `dropped ${dropped} series over the limit of ${this.maxSeries}`));
     }
   }
 }

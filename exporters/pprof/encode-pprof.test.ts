@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Profile } from 'pprof-format';
-import { buildPprofWithStats, decodePprof, encodePprofGzip, PprofDecodeError } from './encode-pprof.js';
+import { ExporterError } from '../errors.js';
+import { buildPprofWithStats, decodePprof, encodePprofGzip } from './encode-pprof.js';
 import { APP_BUILD_ID, fixture, LIBC_BUILD_ID, PERIOD, WORKER_BUILD_ID } from './test-support/fixture.js';
 
 /** Resolves a decoded profile's references into names, so assertions read like pprof's own output. */
@@ -174,10 +175,10 @@ describe('decodePprof', () => {
     const gz = await encodePprofGzip(fixture());
     expect(() => decodePprof(gz, { maxDecodedBytes: 100 })).toThrow(/larger than 100 bytes decompressed/);
     const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
-    expect(() => decodePprof(bomb, { maxDecodedBytes: 1024 * 1024 })).toThrow(PprofDecodeError);
+    expect(() => decodePprof(bomb, { maxDecodedBytes: 1024 * 1024 })).toThrow(ExporterError);
   });
 
-  test('bad input gives a coded PprofDecodeError naming the step', () => {
+  test('bad input gives a coded ExporterError naming the step', () => {
     const cases: [Buffer, RegExp][] = [
       [Buffer.alloc(0), /empty input/],
       [Buffer.from([0x1f, 0x8b, 1, 2, 3]), /gunzip/],
@@ -192,8 +193,8 @@ describe('decodePprof', () => {
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(PprofDecodeError);
-      expect((err as PprofDecodeError).code).toBe('HP_ERR_INPUT');
+      expect(err).toBeInstanceOf(ExporterError);
+      expect((err as ExporterError).code).toBe('HP_ERR_INPUT');
       expect((err as Error).message).toMatch(re);
     }
   });

@@ -14,6 +14,7 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
+import { ExporterError, ExporterErrorCodes } from '../errors.js';
 import type { ProfileData, ProfileFrame, ProfileMapping } from './types.js';
 
 const gzip = promisify(gzipCallback);
@@ -261,13 +262,9 @@ export async function encodePprofGzip(data: ProfileData): Promise<Buffer> {
   return gzip(raw);
 }
 
-/** A profile that could not be read. `code` matches the project's catalogue (HP_ERR_INPUT). */
-export class PprofDecodeError extends Error {
-  readonly code = 'HP_ERR_INPUT';
-  constructor(message: string) {
-    super(message);
-    this.name = 'PprofDecodeError';
-  }
+/** A profile that could not be read: HP_ERR_INPUT, the message naming the step that failed. */
+function decodeError(step: string): ExporterError {
+  return new ExporterError(ExporterErrorCodes.INPUT, `decode pprof: ${step}`);
 }
 
 export interface DecodePprofOptions {
@@ -277,33 +274,34 @@ export interface DecodePprofOptions {
 
 /**
  * decodePprof reads a pprof profile from gzipped (detected by the 1f 8b magic) or raw protobuf bytes.
- * Throws PprofDecodeError, naming the step that failed, for bad gzip, oversize or malformed protobuf.
+ * Throws an ExporterError (HP_ERR_INPUT), naming the step that failed, for bad gzip, oversize or
+ * malformed protobuf.
  */
 export function decodePprof(buf: Buffer | Uint8Array, opts: DecodePprofOptions = {}): Profile {
   const max = opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
   let raw: Uint8Array = buf;
-  if (buf.length === 0) throw new PprofDecodeError('decode pprof: empty input');
+  if (buf.length === 0) throw decodeError('empty input');
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
       raw = gunzipSync(buf, { maxOutputLength: max });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-        throw new PprofDecodeError(`decode pprof: gunzip: profile is larger than ${max} bytes decompressed`);
+        throw decodeError(`gunzip: profile is larger than ${max} bytes decompressed`);
       }
-      throw new PprofDecodeError(`decode pprof: gunzip: ${e.message}`);
+      throw decodeError(`gunzip: ${e.message}`);
     }
   } else if (buf.length > max) {
-    throw new PprofDecodeError(`decode pprof: profile is larger than ${max} bytes`);
+    throw decodeError(`profile is larger than ${max} bytes`);
   }
   let profile: Profile;
   try {
     profile = Profile.decode(raw);
   } catch (err) {
-    throw new PprofDecodeError(`decode pprof: protobuf: ${(err as Error).message}`);
+    throw decodeError(`protobuf: ${(err as Error).message}`);
   }
   const problem = checkReferences(profile);
-  if (problem) throw new PprofDecodeError(`decode pprof: ${problem} (not a pprof profile?)`);
+  if (problem) throw decodeError(`${problem} (not a pprof profile?)`);
   return profile;
 }
 

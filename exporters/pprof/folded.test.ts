@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { foldedFrameName, parseFolded, toFolded } from './folded.js';
+import { parseFoldedDetailed } from '../../flamegraph/index.js';
+import { foldedFrameName, toFolded } from './folded.js';
 import { fixture, libcMap, PERIOD } from './test-support/fixture.js';
 
 describe('toFolded', () => {
@@ -35,47 +36,22 @@ describe('toFolded', () => {
   });
 });
 
-describe('parseFolded', () => {
-  test('round trip toFolded -> parseFolded', () => {
+// A cross-check, not a dependency: flamegraph/folded.ts holds the one reader of the format, and what
+// `hotpath record --output x.folded` writes must read back there (`hotpath flamegraph x.folded`).
+describe('toFolded output read by the flamegraph parser', () => {
+  test('names, values and annotated kinds come back; odd names stay one frame', () => {
     const data = fixture();
     for (const s of data.samples.slice(0, 2)) s.frames[3] = { ...s.frames[3], functionName: 'weird;name\nwith newline' };
-    const parsed = parseFolded(toFolded(data, { processFrame: 'comm-pid' }));
-    expect(parsed.malformed).toBe(0);
-    expect(parsed.errors).toEqual([]);
-    expect(parsed.stacks).toEqual([
-      { stack: ['app-100', 'main', 'Builtin:JSEntry', '0x7f0000002000', 'JS:*osprey_hot /srv/app.js:1:20'], count: 4 },
-      { stack: ['app-100', 'main', 'weird:name with newline', '[libc.so.6+0x2a1b0]', 'schedule', 'finish_task_switch'], count: 5 },
-      { stack: ['worker: v2-200', 'work', '0xdeadbeef', '[libc.so.6+0x2a1b0]', 'irq_exit'], count: 7 },
+    const parsed = parseFoldedDetailed(toFolded(data, { processFrame: 'comm-pid', annotateKind: true }));
+    expect(parsed.malformedLines).toBe(0);
+    const names = (kind?: string) => parsed.stacks.map((s) => s.frames.filter((f) => !kind || f.kind === kind).map((f) => f.name));
+    expect(names()).toEqual([
+      ['app-100', 'main', 'Builtin:JSEntry', '0x7f0000002000', 'JS:*osprey_hot /srv/app.js:1:20'],
+      ['app-100', 'main', 'weird:name with newline', '[libc.so.6+0x2a1b0]', 'schedule', 'finish_task_switch'],
+      ['worker: v2-200', 'work', '0xdeadbeef', '[libc.so.6+0x2a1b0]', 'irq_exit'],
     ]);
-  });
-
-  test('malformed lines are counted with their line numbers, not thrown', () => {
-    const text = [
-      'a;b;c 10',
-      'no_count_here',
-      '',
-      'a;b twelve',
-      'a;;b 3',
-      ' 5',
-      'x;y -1',
-      'js frame with spaces;leaf 2\r',
-      'a;b 1.5',
-    ].join('\n');
-    const r = parseFolded(text);
-    expect(r.stacks).toEqual([
-      { stack: ['a', 'b', 'c'], count: 10 },
-      { stack: ['js frame with spaces', 'leaf'], count: 2 },
-      { stack: ['a', 'b'], count: 1.5 },
-    ]);
-    expect(r.malformed).toBe(5);
-    expect(r.errors.map((e) => e.line)).toEqual([2, 4, 5, 6, 7]);
-    expect(r.errors[0].reason).toBe('no count after the stack');
-    expect(r.errors[1].reason).toMatch(/count "twelve" is not a non-negative number/);
-  });
-
-  test('keeps at most 100 error details but counts every malformed line', () => {
-    const r = parseFolded('bad\n'.repeat(1000));
-    expect(r.malformed).toBe(1000);
-    expect(r.errors).toHaveLength(100);
+    expect(names('kernel')).toEqual([[], ['schedule', 'finish_task_switch'], ['irq_exit']]);
+    expect(names('jit')).toEqual([['Builtin:JSEntry', '0x7f0000002000', 'JS:*osprey_hot /srv/app.js:1:20'], [], []]);
+    expect(parsed.stacks.map((s) => s.value)).toEqual([4, 5, 7]);
   });
 });

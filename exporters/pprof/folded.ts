@@ -1,4 +1,6 @@
 // Folded stacks, the text format of flamegraph tools: one line per stack, `root;child;leaf count`.
+// This is the writer for ProfileData; the one reader of the format is flamegraph/folded.ts (parseFolded),
+// which exporters/ may not import: folded.test.ts reads toFolded's output back with it to keep them agreed.
 
 import type { ProfileData, ProfileFrame } from './types.js';
 
@@ -76,68 +78,4 @@ export function toFolded(data: ProfileData, opts: FoldedOptions = {}): string {
   let out = '';
   for (const k of keys) out += `${k} ${Math.round(counts.get(k) as number)}\n`;
   return out;
-}
-
-export interface FoldedStack {
-  /** Root first. */
-  stack: string[];
-  count: number;
-}
-
-export interface FoldedLineError {
-  /** 1-based line number. */
-  line: number;
-  reason: string;
-}
-
-export interface ParsedFolded {
-  stacks: FoldedStack[];
-  /** Malformed lines, counted and skipped. */
-  malformed: number;
-  /** The first few malformed lines and why (at most MAX_FOLDED_ERRORS). */
-  errors: FoldedLineError[];
-}
-
-export const MAX_FOLDED_ERRORS = 100;
-
-const COUNT = /^\d+(\.\d+)?$/;
-
-/**
- * parseFolded reads folded stacks. Blank lines are ignored; a line without a count, with a bad count or with
- * an empty frame is counted as malformed and skipped, never thrown. Frames may contain spaces: the count
- * is what follows the last space.
- */
-export function parseFolded(text: string): ParsedFolded {
-  const result: ParsedFolded = { stacks: [], malformed: 0, errors: [] };
-  const bad = (line: number, reason: string): void => {
-    result.malformed++;
-    if (result.errors.length < MAX_FOLDED_ERRORS) result.errors.push({ line, reason });
-  };
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (line.trim() === '') continue;
-    const sp = line.lastIndexOf(' ');
-    if (sp < 0) {
-      bad(i + 1, 'no count after the stack');
-      continue;
-    }
-    const countText = line.slice(sp + 1);
-    if (!COUNT.test(countText)) {
-      bad(i + 1, `count ${JSON.stringify(countText.slice(0, 40))} is not a non-negative number`);
-      continue;
-    }
-    const stackText = line.slice(0, sp).trimEnd();
-    if (stackText === '') {
-      bad(i + 1, 'empty stack');
-      continue;
-    }
-    const stack = stackText.split(';');
-    if (stack.some((f) => f === '')) {
-      bad(i + 1, 'empty frame name');
-      continue;
-    }
-    result.stacks.push({ stack, count: Number(countText) });
-  }
-  return result;
 }

@@ -1,7 +1,7 @@
-// Public API of the pprof exporter: pprof encoding/decoding, window merging, folded stacks.
+// Public API of the pprof exporter: pprof encoding/decoding, window merging, folded stacks (written only:
+// flamegraph/ reads them).
 
 export type {
-  FrameKind,
   ProfileData,
   ProfileFrame,
   ProfileMapping,
@@ -13,12 +13,13 @@ export {
   buildPprofWithStats,
   encodePprofGzip,
   decodePprof,
-  PprofDecodeError,
   KERNEL_MAPPING_FILE,
   DEFAULT_MAX_DECODED_BYTES,
 } from './encode-pprof.js';
 export type { PprofBuildStats, DecodePprofOptions } from './encode-pprof.js';
 export { mergeProfileData, mergeProfileDataWithStats, filterByPid } from './merge.js';
 export type { MergeStats } from './merge.js';
-export { toFolded, parseFolded, foldedFrameName, MAX_FOLDED_ERRORS } from './folded.js';
-export type { FoldedOptions, FoldedStack, FoldedLineError, ParsedFolded } from './folded.js';
+export { toFolded, foldedFrameName } from './folded.js';
+export type { FoldedOptions } from './folded.js';
+export { ExporterError, ExporterErrorCodes } from '../errors.js';
+export type { ExporterErrorCode } from '../errors.js';

@@ -1,8 +1,5 @@
 // Plain data the pprof and folded exporters consume. The collector builds these; nothing here imports it.
 
-/** Where a frame's code came from; the flamegraph colours frames by it. */
-export type FrameKind = 'kernel' | 'native' | 'jit' | 'unknown';
-
 /**
  * One mapped file (or pseudo-file such as `[kernel.kallsyms]`, `[vdso]`, `[jit]`, `[unknown]`).
  * Addresses of frames under a file mapping are *normalized*: the ELF virtual address, the same in every
@@ -32,7 +29,13 @@ export interface ProfileFrame {
   fileName?: string;
   /** Source line when known (0 or undefined when not). */
   line?: number;
-  kind: FrameKind;
+  /**
+   * Where the frame's code came from, as the collector decided when it symbolized: one of flamegraph's
+   * FrameKind values (flamegraph/types.ts, the one definition; exporters/ may not import it). The exporters
+   * act on 'kernel' (a kernel frame without a mapping goes under [kernel.kallsyms]) and, in folded output
+   * with annotateKind, on 'kernel' and 'jit'.
+   */
+  kind: string;
   mapping?: ProfileMapping;
 }
 

@@ -6,8 +6,8 @@ import { parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js
 import { missingPrivileges } from '../../bpf/libbpf.js';
 import { outputFormatOf, writeProfileFile } from '../../windows/output-formats.js';
 import { Symbolizer } from '../../symbolize/index.js';
-import { buildWindowProfile, summarizeProfile, type ProfileKind } from '../../windows/window-profile.js';
-import { startProfileSource } from '../../sources/index.js';
+import { buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
+import { PROFILE_KINDS, startStackSource, type ProfileKind } from '../../sources/index.js';
 
 const HELP = `Usage: hotpath record [flags]
 
@@ -48,7 +48,7 @@ export const recordCommand: Command = {
     'include-idle': { type: 'boolean', default: false },
   },
   async run(values) {
-    const kind = parseChoice<ProfileKind>('--type', values.type as string, ['cpu', 'offcpu']);
+    const kind = parseChoice<ProfileKind>('--type', values.type as string, PROFILE_KINDS);
     const duration = parseDuration('--duration', values.duration as string);
     const hz = parseInteger('--hz', values.hz as string, 1, 10_000);
     const pids = parsePids('--pid', values.pid as string[] | undefined);
@@ -59,7 +59,7 @@ export const recordCommand: Command = {
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
-    const source = await startProfileSource(kind, { hz, pids, includeIdle, minBlockNs });
+    const source = startStackSource(kind, { hz, pids, includeIdle, minBlockNs });
     const symbolizer = new Symbolizer();
     const windows: ProfileData[] = [];
     const lost: Record<string, number> = {};
@@ -103,7 +103,7 @@ export const recordCommand: Command = {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      source.close();
+      await source.close();
       if (tty) process.stderr.write('\r\x1b[K');
     }
 

@@ -3,10 +3,10 @@ import { release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
 import { Agent, PROGRAM_NAMES, type ProgramName } from '../../agent/agent.js';
 import type { Command } from '../command.js';
-import { nowNs } from '../../sources/cpu.js';
+import { nowNs } from '../../sources/index.js';
 import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
 import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
-import { HttpServer, MAX_LIVE_SECONDS } from '../../http/server.js';
+import { HttpServer, MAX_LIVE_SECONDS } from '../../http/index.js';
 import { missingPrivileges } from '../../bpf/libbpf.js';
 import { VERSION } from '../../version.js';
 
@@ -36,6 +36,8 @@ Routes:
   /debug/pprof/profile?seconds=N CPU profile of the next N s (default 30, at most ${MAX_LIVE_SECONDS});
                                  from=&to= (unix seconds or RFC 3339) read retained history; pid= filters
   /debug/pprof/offcpu?...        the same for off-CPU time
+  /debug/pprof/symbol            names of addresses in served profiles (pprof posts unnamed ones here)
+  /debug/pprof/cmdline           the agent's command line
   /flamegraph?type=cpu|offcpu&seconds=N (or from&to, pid)   interactive flamegraph
   /healthz                       200 while programs are attached and draining
 
@@ -80,7 +82,7 @@ export const serveCommand: Command = {
       hz, programs, windowSeconds, retentionSeconds, maxStoreBytes, pids, minBlockNs, version: VERSION, kernel: release(),
     });
     if (agent.attachedPrograms.length === 0) {
-      agent.close();
+      await agent.close();
       throw new HotpathError(ErrorCodes.ATTACH, 'no program could be attached (see the messages above)');
     }
     const metrics = createMetricsExporter(agent.metricsSource());
@@ -91,7 +93,7 @@ export const serveCommand: Command = {
     try {
       address = await server.listen();
     } catch (err) {
-      agent.close();
+      await agent.close();
       throw new HotpathError(ErrorCodes.USAGE, `listen on ${host}:${port}: ${(err as Error).message}`);
     }
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -107,7 +109,7 @@ export const serveCommand: Command = {
     });
     process.stderr.write('hotpath serve: shutting down\n');
     await server.close();
-    agent.close();
+    await agent.close();
     await metrics.shutdown();
     return 0;
   },

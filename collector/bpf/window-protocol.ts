@@ -1,0 +1,181 @@
+// The double-buffered window protocol of the stack programs (cpu-profile, offcpu), written once.
+//
+// Each program aggregates into counts_{generation % 2} and captures stacks into stacks_{generation % S},
+// where `generation` is the first u32 of its .bss. A drain bumps the generation (the flip), waits out the
+// programs still running on the old buffer, then reads and empties the idle counts map and frees the stack
+// map that no later window can reference. Nothing is lost or counted twice across a flip.
+//
+// Shutdown: close() waits for a drain in progress, and a drain that finds the protocol closed after its
+// grace sleep stops before touching the maps, so no libbpf call follows close().
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCodes, HotpathError } from '../errors.js';
+import { decodeStack } from '../layouts/common.js';
+import type { BpfMap } from './libbpf.js';
+import type { LostCounters } from './lost-counters.js';
+
+/** Time for programs already running on the old buffer to finish after a flip (they run for microseconds). */
+export const FLIP_GRACE_MS = 10;
+
+/** Wall-clock time in Unix nanoseconds: window boundaries and profile timestamps. */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** One drained aggregate: a thread, its stacks (addresses, leaf first), and what was counted for them. */
+export interface RawStackSample {
+  pid: number;
+  tid: number;
+  comm: string;
+  /** Empty when there was no stack of that kind (or it was lost: see the window's `lost`). */
+  kernelStack: bigint[];
+  userStack: bigint[];
+  /** Samples (CPU) or blocks (off-CPU). */
+  count: number;
+  /** Off-CPU: nanoseconds blocked. */
+  totalNs?: number;
+}
+
+export interface StackWindow {
+  /** Unix epoch nanoseconds. */
+  startNs: bigint;
+  endNs: bigint;
+  samples: RawStackSample[];
+  /** Samples (or parts of them) lost during this window, by reason. */
+  lost: Record<string, number>;
+  /** Distinct stacks read from the kernel. */
+  stacksRead: number;
+}
+
+/** A counts-map entry as its layout decodes it: the stack ids index `stacks[stackMap]`. */
+export interface StackCountEntry {
+  pid: number;
+  tid: number;
+  comm: string;
+  kernelStackId: number;
+  userStackId: number;
+  stackMap: number;
+  count: number;
+  totalNs?: number;
+}
+
+export interface WindowProtocolOptions {
+  /** Program name, for errors. */
+  name: string;
+  /** The object's .bss: its first u32 is the generation the programs read. */
+  bss: BpfMap;
+  counts: [BpfMap, BpfMap];
+  stacks: BpfMap[];
+  /**
+   * How many consecutive windows' counts may reference the stacks captured in one window: 1 when a count
+   * and its stack are taken together (CPU samples), 2 when a count is added when a block ends, possibly in
+   * the next window (off-CPU). `stacks.length` must exceed it.
+   */
+  stackLifetime: number;
+  /** Decodes one counts entry; `generation` is the window's, for programs whose key omits the stack map. */
+  decodeEntry(key: Buffer, value: Buffer, generation: number): StackCountEntry;
+  lost: LostCounters<string>;
+}
+
+export function closedError(what: string): HotpathError {
+  return new HotpathError(ErrorCodes.CLOSED, `read ${what}: the source is closed`);
+}
+
+export class WindowProtocol {
+  private readonly opts: WindowProtocolOptions;
+  private generation = 0;
+  private windowStart = nowNs();
+  private draining: Promise<StackWindow> | null = null;
+  private closed = false;
+
+  constructor(opts: WindowProtocolOptions) {
+    if (opts.stacks.length <= opts.stackLifetime) {
+      throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: ${opts.stacks.length} stack maps cannot outlive ${opts.stackLifetime} windows`);
+    }
+    this.opts = opts;
+  }
+
+  /** Starts the first window now (call once the programs are attached). */
+  restart(): void {
+    this.windowStart = nowNs();
+  }
+
+  /**
+   * Ends the current window: flips the programs to the other buffer, waits out programs in flight, then reads
+   * and clears the idle buffer. Concurrent calls share one drain. Rejects with HP_ERR_CLOSED once closed.
+   */
+  drain(): Promise<StackWindow> {
+    if (this.closed) return Promise.reject(closedError(`${this.opts.name} window`));
+    if (!this.draining) {
+      this.draining = this.drainOnce().finally(() => {
+        this.draining = null;
+      });
+    }
+    return this.draining;
+  }
+
+  /** No drain starts after this; resolves once a drain in progress has stopped. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.draining?.catch(() => undefined);
+  }
+
+  private async drainOnce(): Promise<StackWindow> {
+    const ended = this.generation;
+    this.generation = (ended + 1) >>> 0;
+    const selector = Buffer.alloc(this.opts.bss.valueSize);
+    selector.writeUInt32LE(this.generation, 0);
+    this.opts.bss.update(Buffer.alloc(4), selector);
+    const startNs = this.windowStart;
+    const endNs = nowNs();
+    this.windowStart = endNs;
+    await sleep(FLIP_GRACE_MS);
+    if (this.closed) throw closedError(`${this.opts.name} window`);
+    return this.read(ended, startNs, endNs);
+  }
+
+  private read(ended: number, startNs: bigint, endNs: bigint): StackWindow {
+    const { counts, stacks, stackLifetime, decodeEntry } = this.opts;
+    const entries: StackCountEntry[] = [];
+    counts[ended % 2].drainBatch((k, v) => entries.push(decodeEntry(k, v, ended)));
+
+    // Stack ids are 32-bit: map index and id make one exact number key.
+    const cache = new Map<number, bigint[] | null>();
+    const idBuf = Buffer.alloc(4);
+    const stackBuf = Buffer.alloc(stacks[0].valueSize);
+    let notFound = 0;
+    const stackOf = (map: number, id: number): bigint[] => {
+      if (id < 0) return [];
+      const key = map * 0x1_0000_0000 + id;
+      let s = cache.get(key);
+      if (s === undefined) {
+        idBuf.writeUInt32LE(id, 0);
+        const stackMap = stacks[map];
+        s = stackMap !== undefined && stackMap.lookup(idBuf, stackBuf) ? decodeStack(stackBuf) : null;
+        cache.set(key, s);
+      }
+      if (s === null) {
+        notFound++;
+        return [];
+      }
+      return s;
+    };
+    const samples: RawStackSample[] = entries.map((e) => {
+      const sample: RawStackSample = {
+        pid: e.pid,
+        tid: e.tid,
+        comm: e.comm,
+        kernelStack: stackOf(e.stackMap, e.kernelStackId),
+        userStack: stackOf(e.stackMap, e.userStackId),
+        count: e.count,
+      };
+      if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
+      return sample;
+    });
+
+    // The oldest stack map any later window could still reference is freed before the programs reuse it.
+    const recycled = stacks[(ended + stacks.length - (stackLifetime - 1)) % stacks.length];
+    for (const key of recycled.keys()) recycled.delete(key);
+
+    return { startNs, endNs, samples, lost: { stack_not_found: notFound, ...this.opts.lost.delta() }, stacksRead: cache.size };
+  }
+}

@@ -1,0 +1,201 @@
+// The mirrors against the compiled programs: every struct a decoder or encoder mirrors is read back from the
+// BTF of dist/programs/<name>.bpf.o (bpftool, as the build uses), so a header changed without its mirror fails
+// here rather than at load. Fields are written and read at the offsets the compiler chose, never restated.
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { programObjectPath } from '../bpf/program-files.js';
+import * as bio from './biolatency.js';
+import * as common from './common.js';
+import * as cpu from './cpu-profile.js';
+import * as log2 from './log2-hist.js';
+import * as offcpu from './offcpu.js';
+import * as runqlat from './runqlat.js';
+
+interface BtfType {
+  id: number;
+  kind: string;
+  name?: string;
+  size?: number;
+  type_id?: number;
+  nr_elems?: number;
+  members?: { name: string; type_id: number; bits_offset: number }[];
+}
+
+/** The BTF of one compiled program, as `bpftool -j btf dump file` prints it. */
+class ProgramBtf {
+  private readonly types = new Map<number, BtfType>();
+
+  constructor(program: string) {
+    const out = execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', programObjectPath(program)], { maxBuffer: 1 << 28 });
+    for (const t of (JSON.parse(out.toString()) as { types: BtfType[] }).types) this.types.set(t.id, t);
+  }
+
+  private named(kind: string, name: string): BtfType {
+    for (const t of this.types.values()) if (t.kind === kind && t.name === name) return t;
+    throw new Error(`no ${kind} ${name} in BTF`);
+  }
+
+  /** Follows typedefs and qualifiers. */
+  private resolve(id: number): BtfType {
+    let t = this.types.get(id)!;
+    while (['TYPEDEF', 'CONST', 'VOLATILE'].includes(t.kind)) t = this.types.get(t.type_id!)!;
+    return t;
+  }
+
+  private member(struct: BtfType, name: string) {
+    const m = struct.members?.find((x) => x.name === name);
+    if (!m) throw new Error(`no member ${name} in struct ${struct.name}`);
+    return m;
+  }
+
+  sizeOf(struct: string): number {
+    return this.named('STRUCT', struct).size!;
+  }
+
+  /** Byte offset of a member path such as "filter.pids". */
+  offsetOf(struct: string, path: string): number {
+    let t = this.named('STRUCT', struct);
+    let offset = 0;
+    for (const name of path.split('.')) {
+      const m = this.member(t, name);
+      offset += m.bits_offset / 8;
+      t = this.resolve(m.type_id);
+    }
+    return offset;
+  }
+
+  /** Element count of an array member path. */
+  lengthOf(struct: string, path: string): number {
+    const parts = path.split('.');
+    const last = parts.pop()!;
+    let t = this.named('STRUCT', struct);
+    for (const name of parts) t = this.resolve(this.member(t, name).type_id);
+    return this.resolve(this.member(t, last).type_id).nr_elems!;
+  }
+
+  has(kind: string, name: string): boolean {
+    return [...this.types.values()].some((t) => t.kind === kind && t.name === name);
+  }
+
+  /** A map definition's `__uint(field, N)`: a pointer to an array of N. */
+  mapNumber(map: string, field: 'max_entries' | 'key_size' | 'value_size'): number {
+    const def = this.resolve(this.named('VAR', map).type_id!);
+    return this.resolve(this.resolve(this.member(def, field).type_id).type_id!).nr_elems!;
+  }
+
+  /** Size of a map definition's `__type(field, T)`. */
+  mapTypeSize(map: string, field: 'key' | 'value'): number {
+    const def = this.resolve(this.named('VAR', map).type_id!);
+    return this.resolve(this.resolve(this.member(def, field).type_id).type_id!).size!;
+  }
+}
+
+describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-profile.bpf.o', () => {
+  const btf = new ProgramBtf('cpu-profile');
+
+  it('has the shared limits, struct thread_stacks and struct pid_filter', () => {
+    expect(btf.sizeOf('thread_stacks')).toBe(common.THREAD_STACKS_SIZE);
+    expect(btf.sizeOf('pid_filter')).toBe(common.PID_FILTER_SIZE);
+    expect(btf.lengthOf('pid_filter', 'pids')).toBe(common.MAX_FILTER_PIDS);
+    expect(btf.lengthOf('cpu_sample_key', 'comm')).toBe(common.TASK_COMM_LEN);
+    expect(btf.mapNumber('stacks_0', 'value_size')).toBe(common.STACK_TRACE_SIZE);
+  });
+
+  it('decodes struct cpu_sample_key at the compiled offsets', () => {
+    expect(btf.sizeOf('cpu_sample_key')).toBe(cpu.CPU_SAMPLE_KEY_SIZE);
+    expect(btf.mapTypeSize('counts_0', 'value')).toBe(cpu.CPU_SAMPLE_VALUE_SIZE);
+    const key = Buffer.alloc(btf.sizeOf('cpu_sample_key'));
+    key.writeUInt32LE(101, btf.offsetOf('cpu_sample_key', 'thread.pid'));
+    key.writeUInt32LE(102, btf.offsetOf('cpu_sample_key', 'thread.tid'));
+    key.writeInt32LE(-17, btf.offsetOf('cpu_sample_key', 'thread.kernel_stack_id'));
+    key.writeInt32LE(104, btf.offsetOf('cpu_sample_key', 'thread.user_stack_id'));
+    key.write('comm\0', btf.offsetOf('cpu_sample_key', 'comm'), 'latin1');
+    expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStackId: -17, userStackId: 104, comm: 'comm' });
+  });
+
+  it('encodes struct cpu_profile_config at the compiled offsets', () => {
+    expect(btf.sizeOf('cpu_profile_config')).toBe(cpu.CPU_PROFILE_CONFIG_SIZE);
+    const buf = cpu.encodeCpuProfileConfig({ pids: [11, 12], includeIdle: true });
+    expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'filter.count'))).toBe(2);
+    expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'filter.pids') + 4)).toBe(12);
+    expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'include_idle'))).toBe(1);
+  });
+
+  it('sizes the lost counters by enum cpu_lost_reason', () => {
+    expect(btf.mapNumber('lost', 'max_entries')).toBe(cpu.CPU_LOST_REASONS.length);
+  });
+});
+
+describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
+  const btf = new ProgramBtf('offcpu');
+
+  it('decodes struct offcpu_key and struct offcpu_value at the compiled offsets', () => {
+    expect([btf.sizeOf('offcpu_key'), btf.sizeOf('offcpu_value')]).toEqual([offcpu.OFFCPU_KEY_SIZE, offcpu.OFFCPU_VALUE_SIZE]);
+    const key = Buffer.alloc(offcpu.OFFCPU_KEY_SIZE);
+    key.writeUInt32LE(201, btf.offsetOf('offcpu_key', 'thread.pid'));
+    key.writeUInt32LE(202, btf.offsetOf('offcpu_key', 'thread.tid'));
+    key.writeInt32LE(203, btf.offsetOf('offcpu_key', 'thread.kernel_stack_id'));
+    key.writeInt32LE(-14, btf.offsetOf('offcpu_key', 'thread.user_stack_id'));
+    key.writeUInt32LE(2, btf.offsetOf('offcpu_key', 'stack_map'));
+    key.write('sleeper\0', btf.offsetOf('offcpu_key', 'comm'), 'latin1');
+    expect(btf.lengthOf('offcpu_key', 'comm')).toBe(common.TASK_COMM_LEN);
+    expect(offcpu.decodeOffcpuKey(key)).toEqual({ pid: 201, tid: 202, kernelStackId: 203, userStackId: -14, stackMap: 2, comm: 'sleeper' });
+    const value = Buffer.alloc(offcpu.OFFCPU_VALUE_SIZE);
+    value.writeBigUInt64LE(5n, btf.offsetOf('offcpu_value', 'total_ns'));
+    value.writeBigUInt64LE(6n, btf.offsetOf('offcpu_value', 'count'));
+    expect(offcpu.decodeOffcpuValue(value)).toEqual({ totalNs: 5n, count: 6n });
+  });
+
+  it('encodes struct offcpu_config at the compiled offsets', () => {
+    expect(btf.sizeOf('offcpu_config')).toBe(offcpu.OFFCPU_CONFIG_SIZE);
+    const buf = offcpu.encodeOffcpuConfig({ pids: [21, 22, 23], minBlockNs: 7000n });
+    expect(buf.readBigUInt64LE(btf.offsetOf('offcpu_config', 'min_block_ns'))).toBe(7000n);
+    expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.count'))).toBe(3);
+    expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.pids') + 8)).toBe(23);
+  });
+
+  it('has offcpu.OFFCPU_STACK_MAPS stack maps of MAX_STACK_DEPTH frames and lost counters by enum offcpu_lost_reason', () => {
+    for (let i = 0; i < offcpu.OFFCPU_STACK_MAPS; i++) expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(common.STACK_TRACE_SIZE);
+    expect(btf.has('VAR', `stacks_${offcpu.OFFCPU_STACK_MAPS}`)).toBe(false);
+    expect(btf.mapNumber('lost', 'max_entries')).toBe(offcpu.OFFCPU_LOST_REASONS.length);
+  });
+});
+
+describe('mirrors of programs/biolatency.h and programs/log2-hist.h against biolatency.bpf.o', () => {
+  const btf = new ProgramBtf('biolatency');
+
+  it('decodes struct bio_hist_key at the compiled offsets', () => {
+    expect(btf.sizeOf('bio_hist_key')).toBe(bio.BIO_HIST_KEY_SIZE);
+    const key = Buffer.alloc(bio.BIO_HIST_KEY_SIZE);
+    key.writeUInt32LE(259, btf.offsetOf('bio_hist_key', 'major'));
+    key.writeUInt32LE(3, btf.offsetOf('bio_hist_key', 'minor'));
+    key.writeUInt32LE(2, btf.offsetOf('bio_hist_key', 'op'));
+    expect(bio.decodeBioHistKey(key)).toEqual({ major: 259, minor: 3, operation: 'flush' });
+  });
+
+  it('encodes struct biolatency_config at the compiled offsets', () => {
+    expect(btf.sizeOf('biolatency_config')).toBe(bio.BIOLATENCY_CONFIG_SIZE);
+    expect(bio.encodeBiolatencyConfig({ issueRequestArg: 1 }).readUInt32LE(btf.offsetOf('biolatency_config', 'issue_rq_arg'))).toBe(1);
+  });
+
+  it('decodes struct log2_hist at the compiled offsets', () => {
+    expect(btf.sizeOf('log2_hist')).toBe(log2.LOG2_HIST_SIZE);
+    expect(btf.lengthOf('log2_hist', 'slots')).toBe(log2.LOG2_HIST_SLOTS);
+    expect(btf.mapTypeSize('hists', 'value')).toBe(log2.LOG2_HIST_SIZE);
+    const value = Buffer.alloc(log2.LOG2_HIST_SIZE);
+    value.writeBigUInt64LE(9n, btf.offsetOf('log2_hist', 'slots') + 8 * (log2.LOG2_HIST_SLOTS - 1));
+    value.writeBigUInt64LE(123n, btf.offsetOf('log2_hist', 'sum_ns'));
+    const h = log2.decodePerCpuLog2Hist(value);
+    expect(h.slots[log2.LOG2_HIST_SLOTS - 1]).toBe(9n);
+    expect(h.sumNs).toBe(123n);
+  });
+});
+
+describe('mirror of programs/runqlat.h against runqlat.bpf.o', () => {
+  it('has a u32 key and a struct log2_hist value', () => {
+    const btf = new ProgramBtf('runqlat');
+    expect(btf.mapTypeSize('hist', 'key')).toBe(runqlat.RUNQLAT_HIST_KEY_SIZE);
+    expect(btf.mapTypeSize('hist', 'value')).toBe(log2.LOG2_HIST_SIZE);
+    expect(btf.mapNumber('hist', 'max_entries')).toBe(1);
+  });
+});

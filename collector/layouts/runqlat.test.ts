@@ -1,0 +1,9 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRunqlatHistKey, RUNQLAT_HIST_KEY_SIZE } from './runqlat.js';
+
+describe('runqlat layouts (programs/runqlat.h)', () => {
+  it('encodes the key of the one histogram entry: u32 0', () => {
+    expect(RUNQLAT_HIST_KEY_SIZE).toBe(4);
+    expect(encodeRunqlatHistKey()).toEqual(Buffer.from([0, 0, 0, 0]));
+  });
+});

@@ -1,0 +1,35 @@
+// What the agent and `record` see of the programs: stack sources (CPU and off-CPU profiles, drained per
+// window) and latency sources (cumulative histograms read on scrape).
+import type { HistogramSeries } from '../../exporters/metrics/index.js';
+import type { ProgramRunStats } from '../bpf/libbpf.js';
+import type { StackWindow } from '../bpf/window-protocol.js';
+
+export type { RawStackSample, StackWindow } from '../bpf/window-protocol.js';
+export type { HistogramSeries } from '../../exporters/metrics/index.js';
+
+/** Run statistics of one loaded program, by its name (the exporters' ProgramStats, with exact counters). */
+export type ProgramStats = { program: string } & ProgramRunStats;
+
+/** The stack profiles hotpath records. */
+export type ProfileKind = 'cpu' | 'offcpu';
+export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'offcpu'];
+
+export interface StackSource {
+  readonly kind: ProfileKind;
+  /** Ends the current window and returns it. Concurrent calls share one drain. */
+  drain(): Promise<StackWindow>;
+  /** Stops collecting; a last drain still reads what was collected. */
+  detach(): void;
+  /** Waits for a drain in progress, then frees everything. Idempotent; drains reject afterwards. */
+  close(): Promise<void>;
+  /** Run time and count per program (filled while kernel.bpf_stats_enabled=1). */
+  programStats(): ProgramStats[];
+}
+
+export interface LatencySource {
+  /** The cumulative histograms since start, one series per label set. */
+  series(): HistogramSeries[];
+  programStats(): ProgramStats[];
+  /** Detaches and frees everything. Idempotent. */
+  close(): void;
+}

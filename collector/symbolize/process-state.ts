@@ -1,0 +1,153 @@
+// What the symbolizer keeps per process: its maps, the parsed file behind each maps line, its perf map and its
+// metadata. Each is read at most once per drain window; a process not looked up for `pidIdleDrains` windows is
+// forgotten. Outside an explicit window every call is its own window.
+
+import * as path from 'node:path';
+import type { ElfFileCache, FileEntry } from './elf-cache.js';
+import { readBounded } from './file-reads.js';
+import type { PerfMapReader, PerfMapState } from './perf-map-state.js';
+import { type ProcessMetadata, readProcessMetadata } from './process-metadata.js';
+import { type ProcMapping, parseProcMaps } from './proc-maps.js';
+import type { SymbolizerStats } from './symbolizer-stats.js';
+
+export interface ProcessState {
+  lastSeenDrain: number;
+  mapsDrain: number;
+  /** Undefined when the maps could not be read this window. */
+  maps?: ProcMapping[];
+  /** Resolved file per maps line (kept across drains while the line is unchanged); null = failed this drain. */
+  files: Map<string, FileEntry | null>;
+  failedDrain: Map<string, number>;
+  perfMap?: PerfMapState;
+  perfMapDrain: number;
+  meta?: ProcessMetadata;
+  metaDrain: number;
+}
+
+export interface ProcessTableOptions {
+  /** procfs mount point. */
+  procRoot: string;
+  /** Cap on reading /proc/<pid>/maps. */
+  maxMapsBytes: number;
+  /** A process's state is dropped after this many drains without a lookup for it. */
+  pidIdleDrains: number;
+}
+
+export class ProcessTable {
+  private readonly pids = new Map<number, ProcessState>();
+  private drain = 0;
+  private inDrain = false;
+
+  constructor(
+    private readonly stats: SymbolizerStats,
+    private readonly opts: ProcessTableOptions,
+    private readonly elfFiles: ElfFileCache,
+    private readonly perfMaps: PerfMapReader,
+  ) {}
+
+  get size(): number {
+    return this.pids.size;
+  }
+
+  /** Starts a drain window: each process's files are read at most once until `endDrain`. */
+  beginDrain(): void {
+    this.drain++;
+    this.inDrain = true;
+  }
+
+  /** Ends a drain window and drops the state of processes not looked up for `pidIdleDrains` windows. */
+  endDrain(): void {
+    this.inDrain = false;
+    for (const [pid, st] of this.pids) {
+      if (this.drain - st.lastSeenDrain >= this.opts.pidIdleDrains) {
+        this.pids.delete(pid);
+        this.stats.pidsEvicted++;
+      }
+    }
+  }
+
+  forget(pid: number): void {
+    this.pids.delete(pid);
+  }
+
+  /** Metadata of `pid`, kept after the process exits (its last known metadata). Never throws. */
+  metadata(pid: number): ProcessMetadata | undefined {
+    this.startCallWindow();
+    const st = this.stateOf(pid);
+    if (st.metaDrain !== this.drain) {
+      st.metaDrain = this.drain;
+      st.meta = readProcessMetadata(pid, this.opts.procRoot) ?? st.meta;
+    }
+    return st.meta;
+  }
+
+  /** The state of `pid` with its maps read for this window, for one symbolization call. Never throws. */
+  withMaps(pid: number): ProcessState {
+    this.startCallWindow();
+    const st = this.stateOf(pid);
+    if (st.mapsDrain !== this.drain) {
+      st.mapsDrain = this.drain;
+      const r = readBounded(path.join(this.opts.procRoot, String(pid), 'maps'), this.opts.maxMapsBytes);
+      if (r.ok) {
+        st.maps = parseProcMaps(r.text).mappings;
+        if (st.files.size > st.maps.length) pruneFiles(st, st.maps);
+      } else {
+        st.maps = undefined;
+        st.files.clear();
+        if (r.code === 'ENOENT' || r.code === 'ESRCH') this.stats.processesGone++;
+        else this.stats.mapsErrors++;
+      }
+    }
+    return st;
+  }
+
+  /** The parsed file behind maps line `m`; a file that failed is not tried again in the same window. */
+  fileFor(pid: number, st: ProcessState, m: ProcMapping): FileEntry | undefined {
+    const key = lineKey(m);
+    const cached = st.files.get(key);
+    if (cached && !cached.evicted) {
+      this.elfFiles.touch(cached);
+      return cached;
+    }
+    if (cached === null && st.failedDrain.get(key) === this.drain) return undefined;
+    const entry = this.elfFiles.open(pid, m);
+    st.files.set(key, entry ?? null);
+    if (!entry) st.failedDrain.set(key, this.drain);
+    else st.failedDrain.delete(key);
+    return entry;
+  }
+
+  /** `pid`'s perf map, looked at most once per window. */
+  perfMapFor(pid: number, st: ProcessState): PerfMapState | undefined {
+    if (st.perfMapDrain !== this.drain) {
+      st.perfMapDrain = this.drain;
+      st.perfMap = this.perfMaps.refresh(pid, st.perfMap);
+    }
+    return st.perfMap;
+  }
+
+  private startCallWindow(): void {
+    if (!this.inDrain) this.drain++;
+  }
+
+  private stateOf(pid: number): ProcessState {
+    let st = this.pids.get(pid);
+    if (!st) {
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1 };
+      this.pids.set(pid, st);
+    }
+    st.lastSeenDrain = this.drain;
+    return st;
+  }
+}
+
+/** Drops per-process file references for mappings the process no longer has (dlclose, munmap). */
+function pruneFiles(st: ProcessState, maps: readonly ProcMapping[]): void {
+  const live = new Set(maps.map(lineKey));
+  for (const key of st.files.keys()) if (!live.has(key)) st.files.delete(key);
+  for (const key of st.failedDrain.keys()) if (!live.has(key)) st.failedDrain.delete(key);
+}
+
+function lineKey(m: ProcMapping): string {
+  return `${m.start}-${m.end}-${m.offset}-${m.inode}-${m.path}`;
+}

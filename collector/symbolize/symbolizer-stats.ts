@@ -1,0 +1,47 @@
+// Counters of the symbolizer. One object shared by all its parts, each counting what it reads or fails to read;
+// the agent and `record` report them.
+
+export interface SymbolizerStats {
+  framesTotal: number;
+  /** Frames that got a function name. */
+  framesSymbolized: number;
+  kernelFrames: number;
+  nativeFrames: number;
+  jitFrames: number;
+  unknownFrames: number;
+  /** Processes whose maps could not be read because they had exited (ENOENT/ESRCH), counted once per drain. */
+  processesGone: number;
+  /** Maps unreadable for another reason (permissions, ...). */
+  mapsErrors: number;
+  /** Mapped files that could not be opened (neither map_files nor the process root). */
+  fileOpenErrors: number;
+  /** Files that opened but did not parse as ELF64 little-endian. */
+  elfErrors: number;
+  elfFilesLoaded: number;
+  elfCacheHits: number;
+  elfEvictions: number;
+  perfMapsLoaded: number;
+  perfMapErrors: number;
+  vdsoErrors: number;
+  pidsEvicted: number;
+  /** Frames whose name was shown demangled. */
+  demangledNames: number;
+  /** Perf maps read in full, and appended parts read since (a growing map is read incrementally). */
+  perfMapAppends: number;
+  /** Debug files from debuginfod attached to stripped binaries, and ones that failed to parse. */
+  debugFilesAttached: number;
+  debugFileErrors: number;
+  kallsymsSymbols: number;
+  /** True when /proc/kallsyms showed only zero addresses (kptr_restrict): kernel frames stay unnamed. */
+  kallsymsRestricted: boolean;
+  kallsymsError?: string;
+}
+
+export function emptySymbolizerStats(): SymbolizerStats {
+  return {
+    framesTotal: 0, framesSymbolized: 0, kernelFrames: 0, nativeFrames: 0, jitFrames: 0, unknownFrames: 0,
+    processesGone: 0, mapsErrors: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
+    elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
+    perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
+  };
+}

@@ -1,0 +1,164 @@
+import { describe, expect, test } from 'vitest';
+import type { ProfileData, ProfileSample } from '../../exporters/pprof/types.js';
+import { estimateProfileBytes, WindowStore } from './window-store.js';
+
+const S = 1_000_000_000n;
+const T = 1_767_366_240n * S;
+
+/** A window [startNs, startNs + durationNs) holding `samples` samples of `frames` frames each. */
+function win(startNs: bigint, durationNs = 10n * S, samples = 1, frames = 3): ProfileData {
+  const sample = (): ProfileSample => ({
+    frames: Array.from({ length: frames }, (_, i) => ({ address: BigInt(0x1000 + i), kind: 'native' })),
+    values: [1],
+  });
+  return {
+    sampleTypes: [{ type: 'samples', unit: 'count' }],
+    periodType: { type: 'cpu', unit: 'nanoseconds' },
+    period: 10_101_010,
+    timeNanos: startNs,
+    durationNanos: durationNs,
+    samples: Array.from({ length: samples }, sample),
+  };
+}
+
+/** 200 + 290 + 3 * 8. */
+const ONE_SAMPLE_BYTES = 514;
+
+const starts = (ws: { startNs: bigint }[]): bigint[] => ws.map((w) => w.startNs);
+
+describe('estimateProfileBytes', () => {
+  test('counts a fixed overhead, each sample and each frame pointer', () => {
+    expect(estimateProfileBytes(win(T, S, 0))).toBe(200);
+    expect(estimateProfileBytes(win(T, S, 1, 3))).toBe(ONE_SAMPLE_BYTES);
+    expect(estimateProfileBytes(win(T, S, 4, 0))).toBe(200 + 4 * 290);
+    expect(estimateProfileBytes(win(T, S, 2, 127))).toBe(200 + 2 * (290 + 127 * 8));
+  });
+});
+
+describe('WindowStore', () => {
+  const roomy = { retentionNs: 3600n * S, maxBytes: 1 << 30 };
+
+  test('an empty store holds nothing', () => {
+    const store = new WindowStore(roomy);
+    expect(store.size).toEqual({ windows: 0, bytes: 0 });
+    expect(store.oldestStartNs).toBeUndefined();
+    expect(store.overlapping(0n, T * 2n)).toEqual([]);
+    expect(store.within(0n, T * 2n)).toEqual([]);
+    expect(store.droppedForMemory).toBe(0);
+    store.expire(T);
+    expect(store.size).toEqual({ windows: 0, bytes: 0 });
+  });
+
+  test('add keeps the profile with its half-open time range and estimated size', () => {
+    const store = new WindowStore(roomy);
+    const data = win(T, 10n * S);
+    store.add(data, T + 10n * S);
+    const [w] = store.overlapping(T, T + 10n * S);
+    expect(w.startNs).toBe(T);
+    expect(w.endNs).toBe(T + 10n * S);
+    expect(w.data).toBe(data);
+    expect(w.bytes).toBe(ONE_SAMPLE_BYTES);
+    expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES });
+    expect(store.oldestStartNs).toBe(T);
+  });
+
+  describe('queries at window boundaries', () => {
+    // [T, T+10s) and [T+10s, T+20s)
+    const store = new WindowStore(roomy);
+    store.add(win(T), T + 10n * S);
+    store.add(win(T + 10n * S), T + 20n * S);
+
+    test.each([
+      ['both', T, T + 20n * S, [T, T + 10n * S]],
+      ['the first only', T, T + 10n * S, [T]],
+      ['the first, up to its last nanosecond', T + 10n * S - 1n, T + 10n * S, [T]],
+      ['the second from the shared edge', T + 10n * S, T + 20n * S, [T + 10n * S]],
+      ['both across the shared edge', T + 10n * S - 1n, T + 10n * S + 1n, [T, T + 10n * S]],
+      ['none before (to equals the first start)', T - 10n * S, T, []],
+      ['the first from one nanosecond in', T - 10n * S, T + 1n, [T]],
+      ['none after (from equals the last end)', T + 20n * S, T + 30n * S, []],
+      ['both from a range around them', 0n, T * 2n, [T, T + 10n * S]],
+    ])('overlapping gives %s', (_what, from, to, expected) => {
+      expect(starts(store.overlapping(from, to))).toEqual(expected);
+    });
+
+    test.each([
+      ['both', T, T + 20n * S, [T, T + 10n * S]],
+      ['the first, ending exactly at to', T, T + 10n * S, [T]],
+      ['the first but not the second ending one nanosecond late', T, T + 20n * S - 1n, [T]],
+      ['the second but not the first starting one nanosecond early', T + 1n, T + 20n * S, [T + 10n * S]],
+      ['none when the range is inside one window', T + 1n, T + 10n * S - 1n, []],
+      ['none before', T - 10n * S, T, []],
+    ])('within gives %s', (_what, from, to, expected) => {
+      expect(starts(store.within(from, to))).toEqual(expected);
+    });
+  });
+
+  test('retention drops a window once its end is older than now - retention, without counting it', () => {
+    const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 1 << 30 });
+    store.add(win(T), T + 10n * S); // ends at T+10s
+    store.add(win(T + 10n * S), T + 20n * S); // ends at T+20s
+    store.expire(T + 70n * S); // the first ended exactly retention ago: kept
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T, T + 10n * S]);
+    store.expire(T + 70n * S + 1n);
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 10n * S]);
+    expect(store.oldestStartNs).toBe(T + 10n * S);
+    expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES });
+    expect(store.droppedForMemory).toBe(0);
+  });
+
+  test('add expires as well, down to an empty store', () => {
+    const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 1 << 30 });
+    store.add(win(T), T + 10n * S);
+    store.add(win(T + 10n * S), T + 20n * S);
+    store.add(win(T + 200n * S), T + 210n * S); // both earlier windows ended more than 60 s before
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 200n * S]);
+    expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES });
+    // A window added after its own retention ran out is dropped at once.
+    store.add(win(T + 300n * S), T + 400n * S);
+    expect(store.size).toEqual({ windows: 0, bytes: 0 });
+    expect(store.oldestStartNs).toBeUndefined();
+    expect(store.droppedForMemory).toBe(0);
+  });
+
+  test('the memory bound drops the oldest windows first and counts them', () => {
+    const store = new WindowStore({ retentionNs: 3600n * S, maxBytes: 3 * ONE_SAMPLE_BYTES });
+    for (let i = 0n; i < 3n; i++) store.add(win(T + i * 10n * S), T + (i + 1n) * 10n * S);
+    expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES }); // exactly at the bound: kept
+    expect(store.droppedForMemory).toBe(0);
+
+    store.add(win(T + 30n * S), T + 40n * S);
+    expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES });
+    expect(store.droppedForMemory).toBe(1);
+    expect(store.oldestStartNs).toBe(T + 10n * S);
+
+    // A larger window pushes out as many of the oldest as it takes.
+    const big = win(T + 40n * S, 10n * S, 2); // 200 + 2 * 314 = 828 bytes
+    store.add(big, T + 50n * S);
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 30n * S, T + 40n * S]);
+    expect(store.size).toEqual({ windows: 2, bytes: ONE_SAMPLE_BYTES + 828 });
+    expect(store.droppedForMemory).toBe(3);
+  });
+
+  test('the newest window is kept even when it alone is over the memory bound', () => {
+    const store = new WindowStore({ retentionNs: 3600n * S, maxBytes: 1000 });
+    store.add(win(T), T + 10n * S);
+    const huge = win(T + 10n * S, 10n * S, 10);
+    store.add(huge, T + 20n * S);
+    expect(store.size).toEqual({ windows: 1, bytes: 200 + 10 * 314 });
+    expect(store.overlapping(0n, T * 2n).map((w) => w.data)).toEqual([huge]);
+    expect(store.droppedForMemory).toBe(1);
+  });
+
+  test('retention drops come before memory drops and only the latter are counted', () => {
+    const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 2 * ONE_SAMPLE_BYTES });
+    store.add(win(T), T + 10n * S);
+    store.add(win(T + 10n * S), T + 20n * S);
+    store.add(win(T + 65n * S), T + 75n * S); // the first expired (ended at T+10s < T+15s); no memory drop
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 10n * S, T + 65n * S]);
+    expect(store.droppedForMemory).toBe(0);
+    store.add(win(T + 75n * S), T + 79n * S); // nothing expired (T+20s >= T+19s): the oldest goes for memory
+    expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 65n * S, T + 75n * S]);
+    expect(store.droppedForMemory).toBe(1);
+  });
+});
