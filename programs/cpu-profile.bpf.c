@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CPU sampling: runs on every software cpu-clock perf event, records the kernel and user stacks of the
- * interrupted task and counts samples per (process, thread, comm, stacks) in the kernel.
+ * interrupted task and counts samples per (process, thread, comm, stacks) in the kernel. Kernel stacks go to
+ * stack trace maps; user stacks are walked by programs/unwind.bpf.h (tables, else frame pointers) and kept in
+ * our own hash maps keyed by a 64-bit hash of their frames, so no user stack is lost to an id collision.
  *
  * Double buffering (the window protocol, collector/bpf/window-protocol.ts): the aggregation maps come in
  * pairs and `generation & 1` selects the pair the program writes; user space bumps the generation, waits for
@@ -12,9 +14,11 @@
 #include <bpf/bpf_core_read.h>
 #include "common.bpf.h"
 #include "cpu-profile.h"
+#include "unwind.bpf.h"
 
 #define STACK_MAP_ENTRIES 16384
 #define COUNTS_MAP_ENTRIES 32768
+#define USER_SPACE_END 0x0000800000000000ULL
 
 const volatile struct cpu_profile_config cpu_config = {};
 
@@ -23,51 +27,111 @@ __u32 generation = 0;
 
 STACK_TRACE_MAP(stacks_0, STACK_MAP_ENTRIES);
 STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
+/* Allocated as stacks arrive: a window holds far fewer distinct stacks than the bound. */
+BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 HASH_MAP(counts_0, struct cpu_sample_key, __u64, COUNTS_MAP_ENTRIES);
 HASH_MAP(counts_1, struct cpu_sample_key, __u64, COUNTS_MAP_ENTRIES);
 LOST_COUNTERS_MAP(lost, LOST_REASONS);
 
-SEC("perf_event")
-int sample_cpu(struct bpf_perf_event_data *ctx)
+/* The user stack of the current task, walked into the per-CPU scratch, its hash in *hash; NULL if none. */
+static __always_inline struct user_stack *user_stack_walked(struct bpf_perf_event_data *ctx, struct task_struct *task,
+							    __u32 pid, __u64 *hash)
+{
+	__u64 ip, sp, bp;
+
+	/* The interrupted registers, loaded unconditionally: the context allows only direct 8-byte loads, which a
+	 * load behind a branch may not stay. */
+	ip = ctx->regs.ip;
+	sp = ctx->regs.sp;
+	bp = ctx->regs.bp;
+	asm volatile("" : "+r"(ip), "+r"(sp), "+r"(bp));
+	/* A kernel ip (x86-64: above the canonical hole) means the sample interrupted the kernel: take the user
+	 * registers saved at kernel entry. */
+	if (ip >= USER_SPACE_END) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		ip = regs->ip;
+		sp = regs->sp;
+		bp = regs->bp;
+	}
+	return unwind_user(pid, ip, sp, bp, cpu_config.unwind_tables, hash);
+}
+
+/* The kernel's own frame-pointer walk (no bpf_loop needed), into the per-CPU scratch, hashed as the walker
+ * hashes. For --unwind fp, and for kernels without bpf_loop (before 5.17). */
+static __always_inline struct user_stack *user_stack_by_kernel(struct bpf_perf_event_data *ctx, __u64 *hash)
+{
+	__u32 zero = 0;
+	struct user_stack *st = bpf_map_lookup_elem(&unwind_scratch, &zero);
+	long n;
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (!st)
+		return NULL;
+	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return NULL;
+	st->len = n / sizeof(__u64);
+	for (int i = 0; i < MAX_STACK_DEPTH; i++) {
+		if (i >= st->len)
+			break;
+		h = (h ^ st->ips[i]) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 31;
+	}
+	*hash = h ? h : 1;
+	return st;
+}
+
+/* One sample. `walker`: user stacks by programs/unwind.bpf.h (tables, then frame pointers), else by the
+ * kernel's frame-pointer walk. A constant at each inlined use. */
+static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct cpu_sample_key key = {};
-	void *stacks, *counts;
-	__u64 one = 1, *count;
-	int kid, uid;
+	void *stacks, *counts, *user_stacks;
+	__u64 one = 1, *count, hash = 0;
+	struct user_stack *ustack;
+	int kid;
 
-	key.thread.pid = id >> 32;
-	key.thread.tid = (__u32)id;
-	if (key.thread.tid == 0 && !cpu_config.include_idle)
+	key.pid = id >> 32;
+	key.tid = (__u32)id;
+	if (key.tid == 0 && !cpu_config.include_idle)
 		return 0;
-	if (!pid_selected(&cpu_config.filter, key.thread.pid))
+	if (!pid_selected(&cpu_config.filter, key.pid))
 		return 0;
 
 	if ((generation & 1) == 0) {
 		stacks = &stacks_0;
 		counts = &counts_0;
+		user_stacks = &user_stacks_0;
 	} else {
 		stacks = &stacks_1;
 		counts = &counts_1;
+		user_stacks = &user_stacks_1;
 	}
 
 	/* -EFAULT for a kernel stack means the sample hit user mode: no kernel stack, nothing lost. */
 	kid = bpf_get_stackid(ctx, stacks, 0);
 	if (kid == -EEXIST)
 		count_lost(&lost, LOST_KERNEL_STACK_COLLISION);
-	key.thread.kernel_stack_id = kid;
+	key.kernel_stack_id = kid;
 
-	uid = -EFAULT;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	/* Kernel threads have no user stack to walk. */
-	if (BPF_CORE_READ(task, mm)) {
-		uid = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
-		if (uid == -EEXIST)
-			count_lost(&lost, LOST_USER_STACK_COLLISION);
-		else if (uid < 0)
+	if (task->mm) {
+		ustack = walker ? user_stack_walked(ctx, task, key.pid, &hash) : user_stack_by_kernel(ctx, &hash);
+		if (!ustack) {
 			count_lost(&lost, LOST_USER_STACK_MISSING);
+		} else {
+			long err = bpf_map_update_elem(user_stacks, &hash, ustack, BPF_NOEXIST);
+
+			if (err == 0 || err == -EEXIST)
+				key.user_stack = hash;
+			else
+				count_lost(&lost, LOST_USER_STACKS_MAP_FULL);
+		}
 	}
-	key.thread.user_stack_id = uid;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 
 	count = bpf_map_lookup_elem(counts, &key);
@@ -76,6 +140,20 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	if (count)
 		__sync_fetch_and_add(count, 1);
 	return 0;
+}
+
+/* Twins: user space loads one (collector/sources/cpu.ts): the walker where the kernel has bpf_loop and
+ * --unwind dwarf, else the kernel's frame-pointer walk. */
+SEC("perf_event")
+int sample_cpu(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, true);
+}
+
+SEC("perf_event")
+int sample_cpu_fp(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -12,6 +12,7 @@ import {
   type ProfileKind,
   type StackSource,
   type StackWindow,
+  type UnwindMode,
 } from '../sources/index.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
@@ -29,6 +30,9 @@ export interface AgentOptions {
   maxStoreBytes: number;
   pids: number[];
   minBlockNs: number;
+  /** CPU: how user stacks are walked (default dwarf) and the kernel memory for unwind tables. */
+  unwind?: UnwindMode;
+  unwindTableBytes?: number;
   version: string;
   kernel: string;
   log?: (line: string) => void;
@@ -75,6 +79,9 @@ export class Agent {
             pids: options.pids,
             includeIdle: false,
             minBlockNs: options.minBlockNs,
+            unwind: options.unwind,
+            unwindTableBytes: options.unwindTableBytes,
+            log: agent.log,
           });
           agent.sources.set(program, source);
           agent.stores.set(program, new WindowStore({ retentionNs, maxBytes: options.maxStoreBytes }));

@@ -36,6 +36,7 @@ const c = {
   mapLookupAndDeleteBatch: libbpf.func(
     'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, void *opts)',
   ),
+  mapUpdateBatch: libbpf.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, uint32_t *count, void *opts)'),
   objGetInfoByFd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len)'),
   setPrint: libbpf.func('void *libbpf_set_print(hotpath_libbpf_print_fn *fn)'),
   syscall: libc.func('long syscall(long number, ...)'),
@@ -177,6 +178,28 @@ export class BpfMap extends ObjectPart {
   update(key: Buffer, value: Buffer, flags = 0): void {
     const ret = c.mapUpdate(this.fd, key, value, flags) as number;
     if (ret < 0) fail(ErrorCodes.MAP, `update map ${this.name}`, errnoOf(ret));
+  }
+
+  /**
+   * Writes `count` consecutive entries of an array map from index `first` (5.6+: one system call per batch of
+   * up to `batchSize` entries). `values` holds `count` values of valueSize bytes.
+   */
+  updateRange(first: number, values: Buffer, count: number, batchSize = 65536): void {
+    const valueSize = this.valueSize;
+    if (values.length < count * valueSize) {
+      throw new HotpathError(ErrorCodes.LAYOUT, `update map ${this.name}: ${values.length} bytes for ${count} values of ${valueSize}`);
+    }
+    const fd = this.fd;
+    const n = Buffer.alloc(4);
+    for (let done = 0; done < count; ) {
+      const batch = Math.min(batchSize, count - done);
+      const keys = Buffer.alloc(4 * batch);
+      for (let i = 0; i < batch; i++) keys.writeUInt32LE(first + done + i, 4 * i);
+      n.writeUInt32LE(batch, 0);
+      const ret = c.mapUpdateBatch(fd, keys, values.subarray(done * valueSize, (done + batch) * valueSize), n, null) as number;
+      if (ret < 0) fail(ErrorCodes.MAP, `update map ${this.name} at ${first + done}`, errnoOf(ret));
+      done += batch;
+    }
   }
 
   /** Deletes a key; false when it was absent. */

@@ -46,16 +46,25 @@ export interface StackWindow {
   stacksRead: number;
 }
 
-/** A counts-map entry as its layout decodes it: the stack ids index `stacks[stackMap]`. */
+/**
+ * A counts-map entry as its layout decodes it: the stack ids index `stacks[stackMap]`, or for the user stack
+ * `userStacks.maps[stackMap]` when the program keeps user stacks in its own maps (a bigint key, 0n: none).
+ */
 export interface StackCountEntry {
   pid: number;
   tid: number;
   comm: string;
   kernelStackId: number;
-  userStackId: number;
+  userStackId: number | bigint;
   stackMap: number;
   count: number;
   totalNs?: number;
+}
+
+/** A program's own user-stack maps, one per stack map generation: u64 keys, values its layout decodes. */
+export interface OwnStackMaps {
+  maps: BpfMap[];
+  decode(value: Buffer): bigint[];
 }
 
 export interface WindowProtocolOptions {
@@ -65,6 +74,8 @@ export interface WindowProtocolOptions {
   bss: BpfMap;
   counts: [BpfMap, BpfMap];
   stacks: BpfMap[];
+  /** User stacks in the program's own maps, paired with `stacks` (stackLifetime 1); default: in `stacks`. */
+  userStacks?: OwnStackMaps;
   /**
    * How many consecutive windows' counts may reference the stacks captured in one window: 1 when a count
    * and its stack are taken together (CPU samples), 2 when a count is added when a block ends, possibly in
@@ -90,6 +101,9 @@ export class WindowProtocol {
   constructor(opts: WindowProtocolOptions) {
     if (opts.stacks.length <= opts.stackLifetime) {
       throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: ${opts.stacks.length} stack maps cannot outlive ${opts.stackLifetime} windows`);
+    }
+    if (opts.userStacks && (opts.stackLifetime !== 1 || opts.userStacks.maps.length !== opts.stacks.length)) {
+      throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: own user-stack maps must pair with the stack maps and live one window`);
     }
     this.opts = opts;
   }
@@ -138,34 +152,30 @@ export class WindowProtocol {
     const entries: StackCountEntry[] = [];
     counts[ended % 2].drainBatch((k, v) => entries.push(decodeEntry(k, v, ended)));
 
-    // Stack ids are 32-bit: map index and id make one exact number key.
-    const cache = new Map<number, bigint[] | null>();
     const idBuf = Buffer.alloc(4);
     const stackBuf = Buffer.alloc(stacks[0].valueSize);
-    let notFound = 0;
-    const stackOf = (map: number, id: number): bigint[] => {
-      if (id < 0) return [];
-      const key = map * 0x1_0000_0000 + id;
-      let s = cache.get(key);
-      if (s === undefined) {
-        idBuf.writeUInt32LE(id, 0);
-        const stackMap = stacks[map];
-        s = stackMap !== undefined && stackMap.lookup(idBuf, stackBuf) ? decodeStack(stackBuf) : null;
-        cache.set(key, s);
-      }
-      if (s === null) {
-        notFound++;
-        return [];
-      }
-      return s;
-    };
+    const kernelStackOf = cachedStacks((map, id: number) => {
+      const stackMap = stacks[map];
+      if (stackMap === undefined) return null;
+      idBuf.writeUInt32LE(id, 0);
+      return stackMap.lookup(idBuf, stackBuf) ? decodeStack(stackBuf) : null;
+    });
+    // The program's own user stacks live one window (checked at construction): the window's map is read and
+    // emptied in batches, not looked up key by key.
+    const own = this.opts.userStacks;
+    const ownStacks = new Map<bigint, bigint[]>();
+    own?.maps[ended % stacks.length].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
+    const ownStackOf = cachedStacks((_map, id: bigint) => ownStacks.get(id) ?? null);
     const samples: RawStackSample[] = entries.map((e) => {
       const sample: RawStackSample = {
         pid: e.pid,
         tid: e.tid,
         comm: e.comm,
-        kernelStack: stackOf(e.stackMap, e.kernelStackId),
-        userStack: stackOf(e.stackMap, e.userStackId),
+        kernelStack: e.kernelStackId < 0 ? [] : kernelStackOf.get(e.stackMap, e.kernelStackId),
+        userStack:
+          typeof e.userStackId === 'bigint'
+            ? e.userStackId === 0n ? [] : ownStackOf.get(e.stackMap, e.userStackId)
+            : e.userStackId < 0 ? [] : kernelStackOf.get(e.stackMap, e.userStackId),
         count: e.count,
       };
       if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
@@ -176,6 +186,31 @@ export class WindowProtocol {
     const recycled = stacks[(ended + stacks.length - (stackLifetime - 1)) % stacks.length];
     for (const key of recycled.keys()) recycled.delete(key);
 
-    return { startNs, endNs, samples, lost: { stack_not_found: notFound, ...this.opts.lost.delta() }, stacksRead: cache.size };
+    const notFound = kernelStackOf.notFound + ownStackOf.notFound;
+    return { startNs, endNs, samples, lost: { stack_not_found: notFound, ...this.opts.lost.delta() }, stacksRead: kernelStackOf.size + ownStackOf.size };
   }
+}
+
+/** Stack reads cached per (map, id) for one window; counts ids whose stack was not there. */
+function cachedStacks<Id extends number | bigint>(read: (map: number, id: Id) => bigint[] | null) {
+  const cache = new Map<string, bigint[] | null>();
+  return {
+    notFound: 0,
+    get(map: number, id: Id): bigint[] {
+      const key = `${map}:${id}`;
+      let s = cache.get(key);
+      if (s === undefined) {
+        s = read(map, id);
+        cache.set(key, s);
+      }
+      if (s === null) {
+        this.notFound++;
+        return [];
+      }
+      return s;
+    },
+    get size(): number {
+      return cache.size;
+    },
+  };
 }

@@ -10,6 +10,7 @@ import * as cpu from './cpu-profile.js';
 import * as log2 from './log2-hist.js';
 import * as offcpu from './offcpu.js';
 import * as runqlat from './runqlat.js';
+import * as unwind from './unwind.js';
 
 interface BtfType {
   id: number;
@@ -93,8 +94,7 @@ class ProgramBtf {
 describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-profile.bpf.o', () => {
   const btf = new ProgramBtf('cpu-profile');
 
-  it('has the shared limits, struct thread_stacks and struct pid_filter', () => {
-    expect(btf.sizeOf('thread_stacks')).toBe(common.THREAD_STACKS_SIZE);
+  it('has the shared limits and struct pid_filter', () => {
     expect(btf.sizeOf('pid_filter')).toBe(common.PID_FILTER_SIZE);
     expect(btf.lengthOf('pid_filter', 'pids')).toBe(common.MAX_FILTER_PIDS);
     expect(btf.lengthOf('cpu_sample_key', 'comm')).toBe(common.TASK_COMM_LEN);
@@ -105,20 +105,40 @@ describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-pr
     expect(btf.sizeOf('cpu_sample_key')).toBe(cpu.CPU_SAMPLE_KEY_SIZE);
     expect(btf.mapTypeSize('counts_0', 'value')).toBe(cpu.CPU_SAMPLE_VALUE_SIZE);
     const key = Buffer.alloc(btf.sizeOf('cpu_sample_key'));
-    key.writeUInt32LE(101, btf.offsetOf('cpu_sample_key', 'thread.pid'));
-    key.writeUInt32LE(102, btf.offsetOf('cpu_sample_key', 'thread.tid'));
-    key.writeInt32LE(-17, btf.offsetOf('cpu_sample_key', 'thread.kernel_stack_id'));
-    key.writeInt32LE(104, btf.offsetOf('cpu_sample_key', 'thread.user_stack_id'));
+    key.writeUInt32LE(101, btf.offsetOf('cpu_sample_key', 'pid'));
+    key.writeUInt32LE(102, btf.offsetOf('cpu_sample_key', 'tid'));
+    key.writeInt32LE(-17, btf.offsetOf('cpu_sample_key', 'kernel_stack_id'));
+    key.writeBigUInt64LE(0x1234_5678_9abc_def0n, btf.offsetOf('cpu_sample_key', 'user_stack'));
     key.write('comm\0', btf.offsetOf('cpu_sample_key', 'comm'), 'latin1');
-    expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStackId: -17, userStackId: 104, comm: 'comm' });
+    expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStackId: -17, userStack: 0x1234_5678_9abc_def0n, comm: 'comm' });
   });
 
   it('encodes struct cpu_profile_config at the compiled offsets', () => {
     expect(btf.sizeOf('cpu_profile_config')).toBe(cpu.CPU_PROFILE_CONFIG_SIZE);
-    const buf = cpu.encodeCpuProfileConfig({ pids: [11, 12], includeIdle: true });
+    const buf = cpu.encodeCpuProfileConfig({ pids: [11, 12], includeIdle: true, unwindTables: true });
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'filter.count'))).toBe(2);
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'filter.pids') + 4)).toBe(12);
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'include_idle'))).toBe(1);
+    expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'unwind_tables'))).toBe(1);
+  });
+
+  it('mirrors programs/unwind.h: mappings, processes, user stacks, counters', () => {
+    expect(btf.sizeOf('unwind_row')).toBe(16);
+    expect(btf.sizeOf('unwind_mapping')).toBe(unwind.UNWIND_MAPPING_SIZE);
+    expect(btf.sizeOf('unwind_process')).toBe(unwind.UNWIND_PROCESS_SIZE);
+    expect(btf.lengthOf('unwind_process', 'mappings')).toBe(unwind.UNWIND_MAX_MAPPINGS);
+    expect(btf.sizeOf('user_stack')).toBe(unwind.USER_STACK_SIZE);
+    expect(btf.mapTypeSize('unwind_counters', 'value')).toBe(unwind.UNWIND_COUNTS_SIZE);
+    const proc = unwind.encodeUnwindProcess([{ start: 0x1000n, end: 0x2000n, bias: -0x400n, firstRow: 7, rows: 9 }]);
+    expect(proc.readUInt32LE(btf.offsetOf('unwind_process', 'count'))).toBe(1);
+    const m0 = btf.offsetOf('unwind_process', 'mappings');
+    expect(proc.readBigUInt64LE(m0 + btf.offsetOf('unwind_mapping', 'bias'))).toBe(2n ** 64n - 0x400n);
+    expect(proc.readUInt32LE(m0 + btf.offsetOf('unwind_mapping', 'rows'))).toBe(9);
+    const stack = Buffer.alloc(unwind.USER_STACK_SIZE);
+    stack.writeBigUInt64LE(2n, btf.offsetOf('user_stack', 'len'));
+    stack.writeBigUInt64LE(0xaaan, btf.offsetOf('user_stack', 'ips'));
+    stack.writeBigUInt64LE(0xbbbn, btf.offsetOf('user_stack', 'ips') + 8);
+    expect(unwind.decodeUserStack(stack)).toEqual([0xaaan, 0xbbbn]);
   });
 
   it('sizes the lost counters by enum cpu_lost_reason', () => {

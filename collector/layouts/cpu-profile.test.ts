@@ -9,22 +9,22 @@ import {
   encodeCpuProfileConfig,
 } from './cpu-profile.js';
 
-/** struct cpu_sample_key as the kernel writes it: little-endian u32 pid, u32 tid, s32, s32, char comm[16]. */
-function sampleKey(pid: number, tid: number, kid: number, uid: number, comm: Buffer): Buffer {
+/** struct cpu_sample_key as the kernel writes it: u32 pid, u32 tid, s32 kernel_stack_id, u32 pad, u64 user_stack, char comm[16]. */
+function sampleKey(pid: number, tid: number, kid: number, user: bigint, comm: Buffer): Buffer {
   const key = Buffer.alloc(CPU_SAMPLE_KEY_SIZE);
   key.writeUInt32LE(pid, 0);
   key.writeUInt32LE(tid, 4);
   key.writeInt32LE(kid, 8);
-  key.writeInt32LE(uid, 12);
-  comm.copy(key, 16, 0, 16);
+  key.writeBigUInt64LE(user, 16);
+  comm.copy(key, 24, 0, 16);
   return key;
 }
 
 describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
   it('has the sizes of the header', () => {
-    expect(CPU_SAMPLE_KEY_SIZE).toBe(32);
+    expect(CPU_SAMPLE_KEY_SIZE).toBe(40);
     expect(CPU_SAMPLE_VALUE_SIZE).toBe(8);
-    expect(CPU_PROFILE_CONFIG_SIZE).toBe(264);
+    expect(CPU_PROFILE_CONFIG_SIZE).toBe(272);
   });
 
   it('decodes struct cpu_sample_key from raw bytes', () => {
@@ -32,35 +32,36 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
       0xd2, 0x04, 0x00, 0x00, // pid 1234
       0xd8, 0x04, 0x00, 0x00, // tid 1240
       0x11, 0x00, 0x00, 0x00, // kernel_stack_id 17
-      0xf2, 0xff, 0xff, 0xff, // user_stack_id -14 (-EFAULT: no user stack)
+      0xaa, 0xbb, 0xcc, 0xdd, // pad (ignored)
+      0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0xf1, // user_stack 0xf102030405060708
       ...Buffer.from('worker\0junkjunk!'),
     ]);
-    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 1234, tid: 1240, kernelStackId: 17, userStackId: -14, comm: 'worker' });
+    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 1234, tid: 1240, kernelStackId: 17, userStack: 0xf102030405060708n, comm: 'worker' });
   });
 
   it('decodes the edge values', () => {
     const table: [Buffer, ReturnType<typeof decodeCpuSampleKey>][] = [
-      // The idle task: pid 0, user-mode stack missing, kernel stack collided (-EEXIST).
-      [sampleKey(0, 0, -17, -14, Buffer.from('swapper/1\0')), { pid: 0, tid: 0, kernelStackId: -17, userStackId: -14, comm: 'swapper/1' }],
-      // A user-mode sample (no kernel stack: -EFAULT), the largest u32 ids, a comm that fills all 16 bytes.
-      [sampleKey(0xffff_ffff, 0xffff_fffe, -14, 0x7fff_ffff, Buffer.from('sixteen-chars-xx')),
-        { pid: 4294967295, tid: 4294967294, kernelStackId: -14, userStackId: 2147483647, comm: 'sixteen-chars-xx' }],
+      // The idle task: pid 0, no user stack, kernel stack collided (-EEXIST).
+      [sampleKey(0, 0, -17, 0n, Buffer.from('swapper/1\0')), { pid: 0, tid: 0, kernelStackId: -17, userStack: 0n, comm: 'swapper/1' }],
+      // A user-mode sample (no kernel stack: -EFAULT), the largest ids, a comm that fills all 16 bytes.
+      [sampleKey(0xffff_ffff, 0xffff_fffe, -14, 0xffff_ffff_ffff_ffffn, Buffer.from('sixteen-chars-xx')),
+        { pid: 4294967295, tid: 4294967294, kernelStackId: -14, userStack: 0xffff_ffff_ffff_ffffn, comm: 'sixteen-chars-xx' }],
     ];
     for (const [raw, key] of table) expect(decodeCpuSampleKey(raw)).toEqual(key);
   });
 
-  it('reads only the first 32 bytes of a longer buffer', () => {
-    const raw = Buffer.concat([sampleKey(7, 8, 1, 2, Buffer.from('a\0')), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
-    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 7, tid: 8, kernelStackId: 1, userStackId: 2, comm: 'a' });
+  it('reads only the first 40 bytes of a longer buffer', () => {
+    const raw = Buffer.concat([sampleKey(7, 8, 1, 2n, Buffer.from('a\0')), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 7, tid: 8, kernelStackId: 1, userStack: 2n, comm: 'a' });
   });
 
   it('refuses a short key with HP_ERR_LAYOUT', () => {
-    expect(() => decodeCpuSampleKey(Buffer.alloc(31))).toThrow(
-      expect.objectContaining({ name: 'HotpathError', code: ErrorCodes.LAYOUT, message: 'decode cpu sample key: 31 bytes, need 32' }),
+    expect(() => decodeCpuSampleKey(Buffer.alloc(39))).toThrow(
+      expect.objectContaining({ name: 'HotpathError', code: ErrorCodes.LAYOUT, message: 'decode cpu sample key: 39 bytes, need 40' }),
     );
   });
 
-  it('encodes struct cpu_profile_config: pid filter, then include_idle', () => {
+  it('encodes struct cpu_profile_config: pid filter, include_idle, unwind_tables', () => {
     const whole = encodeCpuProfileConfig({ pids: [], includeIdle: false });
     expect(whole).toEqual(Buffer.alloc(CPU_PROFILE_CONFIG_SIZE));
     const buf = encodeCpuProfileConfig({ pids: [300, 70000], includeIdle: true });
@@ -68,6 +69,8 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
     expect(buf.subarray(0, 12)).toEqual(Buffer.from([2, 0, 0, 0, 0x2c, 0x01, 0, 0, 0x70, 0x11, 0x01, 0]));
     expect(buf.readUInt32LE(12)).toBe(0);
     expect(buf.readUInt32LE(260)).toBe(1);
+    expect(buf.readUInt32LE(264)).toBe(0);
+    expect(encodeCpuProfileConfig({ pids: [], includeIdle: false, unwindTables: true }).readUInt32LE(264)).toBe(1);
   });
 
   it('refuses more than 64 pids as a usage error (the CLI exits with status 2)', () => {
@@ -79,6 +82,6 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
   });
 
   it('names the lost counters in enum cpu_lost_reason order', () => {
-    expect(CPU_LOST_REASONS).toEqual(['kernel_stack_collision', 'user_stack_collision', 'user_stack_missing', 'counts_map_full']);
+    expect(CPU_LOST_REASONS).toEqual(['kernel_stack_collision', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full']);
   });
 });

@@ -1,34 +1,48 @@
 // Mirrors programs/cpu-profile.h: struct cpu_sample_key, enum cpu_lost_reason and struct cpu_profile_config
 // (little-endian). The shared limits and decoders are in ./common.ts (programs/common.h).
-import { decodeComm, decodeThreadStacks, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, THREAD_STACKS_SIZE, type ThreadStacks, writePidFilter } from './common.js';
+import { decodeComm, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, writePidFilter } from './common.js';
 
 export const CPU_PROFILE_HEADER = 'programs/cpu-profile.h';
-/** struct cpu_sample_key: struct thread_stacks, then char comm[TASK_COMM_LEN]. */
-export const CPU_SAMPLE_KEY_SIZE = THREAD_STACKS_SIZE + TASK_COMM_LEN;
+/** struct cpu_sample_key: u32 pid, u32 tid, s32 kernel_stack_id, u32 pad, u64 user_stack, char comm[16]. */
+export const CPU_SAMPLE_KEY_SIZE = 24 + TASK_COMM_LEN;
 /** The counts maps' value: a u64 sample count. */
 export const CPU_SAMPLE_VALUE_SIZE = 8;
 
-export interface CpuSampleKey extends ThreadStacks {
+export interface CpuSampleKey {
+  /** The process (tgid). */
+  pid: number;
+  tid: number;
+  /** Id in the window's kernel stack trace map; < 0: no kernel stack (a user-mode sample, or lost). */
+  kernelStackId: number;
+  /** Key (a 64-bit hash of the frames) in the window's user stack map; 0n: no user stack. */
+  userStack: bigint;
   comm: string;
 }
 
 /** Decodes struct cpu_sample_key; a shorter buffer is HP_ERR_LAYOUT. */
 export function decodeCpuSampleKey(buf: Buffer): CpuSampleKey {
   requireBytes(buf, CPU_SAMPLE_KEY_SIZE, 'cpu sample key');
-  return { ...decodeThreadStacks(buf), comm: decodeComm(buf.subarray(THREAD_STACKS_SIZE, CPU_SAMPLE_KEY_SIZE)) };
+  return {
+    pid: buf.readUInt32LE(0),
+    tid: buf.readUInt32LE(4),
+    kernelStackId: buf.readInt32LE(8),
+    userStack: buf.readBigUInt64LE(16),
+    comm: decodeComm(buf.subarray(24, CPU_SAMPLE_KEY_SIZE)),
+  };
 }
 
-/** struct cpu_profile_config: struct pid_filter, then u32 include_idle. */
-export const CPU_PROFILE_CONFIG_SIZE = PID_FILTER_SIZE + 4;
+/** struct cpu_profile_config: struct pid_filter, u32 include_idle, u32 unwind_tables, u32 pad. */
+export const CPU_PROFILE_CONFIG_SIZE = PID_FILTER_SIZE + 12;
 
 /** Encodes struct cpu_profile_config; more than MAX_FILTER_PIDS pids is HP_ERR_USAGE. */
-export function encodeCpuProfileConfig(opts: { pids: readonly number[]; includeIdle: boolean }): Buffer {
+export function encodeCpuProfileConfig(opts: { pids: readonly number[]; includeIdle: boolean; unwindTables?: boolean }): Buffer {
   const buf = Buffer.alloc(CPU_PROFILE_CONFIG_SIZE);
   writePidFilter(buf, 0, opts.pids);
   buf.writeUInt32LE(opts.includeIdle ? 1 : 0, PID_FILTER_SIZE);
+  buf.writeUInt32LE(opts.unwindTables ? 1 : 0, PID_FILTER_SIZE + 4);
   return buf;
 }
 
 /** Indexes of the lost counters (enum cpu_lost_reason) and their metric label values. */
-export const CPU_LOST_REASONS = ['kernel_stack_collision', 'user_stack_collision', 'user_stack_missing', 'counts_map_full'] as const;
+export const CPU_LOST_REASONS = ['kernel_stack_collision', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full'] as const;
 export type CpuLostReason = (typeof CPU_LOST_REASONS)[number];

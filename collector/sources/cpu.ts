@@ -8,10 +8,14 @@ import {
   decodeCpuSampleKey,
   encodeCpuProfileConfig,
 } from '../layouts/cpu-profile.js';
-import { BpfObject, type BpfLink, closeFd, onlineCpus, openCpuClockEvent } from '../bpf/libbpf.js';
+import { BpfObject, type BpfLink, type BpfMap, closeFd, onlineCpus, openCpuClockEvent, possibleCpuCount } from '../bpf/libbpf.js';
+import { ErrorCodes, HotpathError } from '../errors.js';
 import { LostCounters } from '../bpf/lost-counters.js';
 import { programObjectPath } from '../bpf/program-files.js';
 import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
+import { decodeUserStack, UNWIND_COUNTERS, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
+import { ProcessTables, type ProcessTablesStats } from '../unwind/process-tables.js';
+import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
 import type { ProgramStats, StackSource } from './types.js';
 
 export interface CpuSourceOptions {
@@ -21,45 +25,91 @@ export interface CpuSourceOptions {
   pids?: number[];
   /** Keep samples of the idle task (pid 0). */
   includeIdle?: boolean;
+  /** User stacks: 'dwarf' walks .eh_frame/.debug_frame tables (frame pointers where none), 'fp' frame pointers only. */
+  unwind?: UnwindMode;
+  /** Kernel memory for unwind tables (bytes; rows of 16 bytes). */
+  unwindTableBytes?: number;
+  log?: (line: string) => void;
 }
+
+export type UnwindMode = 'dwarf' | 'fp';
+export const UNWIND_MODES: readonly UnwindMode[] = ['dwarf', 'fp'];
+/** Default --unwind-table-memory: 2 Mi rows, enough for node and a few hundred libraries. */
+export const DEFAULT_UNWIND_TABLE_BYTES = 32 * 1024 * 1024;
 
 export class CpuSource implements StackSource {
   readonly kind = 'cpu';
   readonly hz: number;
+  /** How user stacks are walked: the table walker, or (asked for, or the kernel refused the walker) frame pointers. */
+  readonly unwind: UnwindMode;
   private readonly object: BpfObject;
   private readonly links: BpfLink[] = [];
   private readonly windows: WindowProtocol;
+  private readonly unwindCounters: BpfMap;
+  private tables: ProcessTables | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(object: BpfObject, hz: number) {
+  private constructor(object: BpfObject, hz: number, unwind: UnwindMode) {
     this.object = object;
     this.hz = hz;
+    this.unwind = unwind;
+    this.unwindCounters = object.map('unwind_counters');
     this.windows = new WindowProtocol({
       name: 'cpu-profile',
       bss: object.map('.bss'),
       counts: [object.map('counts_0'), object.map('counts_1')],
       stacks: [object.map('stacks_0'), object.map('stacks_1')],
+      userStacks: { maps: [object.map('user_stacks_0'), object.map('user_stacks_1')], decode: decodeUserStack },
       // A sample's count and stacks are taken together, in the same generation.
       stackLifetime: 1,
-      decodeEntry: (key, value, generation) => ({
-        ...decodeCpuSampleKey(key),
-        stackMap: generation % 2,
-        count: Number(value.readBigUInt64LE(0)),
-      }),
+      decodeEntry: (key, value, generation) => {
+        const k = decodeCpuSampleKey(key);
+        return {
+          pid: k.pid,
+          tid: k.tid,
+          comm: k.comm,
+          kernelStackId: k.kernelStackId,
+          userStackId: k.userStack,
+          stackMap: generation % 2,
+          count: Number(value.readBigUInt64LE(0)),
+        };
+      },
       lost: new LostCounters(object.map('lost'), CPU_LOST_REASONS),
     });
   }
 
-  /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
+  /**
+   * Opens, loads and attaches. With --unwind dwarf (the default) the table walker is loaded; a kernel that
+   * refuses it (no bpf_loop before 5.17, no bpf_task_pt_regs before 5.15) gets the frame-pointer program,
+   * said once on the log. Throws a HotpathError naming the failing step; nothing stays open then.
+   */
   static start(opts: CpuSourceOptions): CpuSource {
+    if ((opts.unwind ?? 'dwarf') === 'dwarf') {
+      try {
+        return CpuSource.startVariant(opts, 'dwarf');
+      } catch (err) {
+        if (!(err instanceof HotpathError) || err.code !== ErrorCodes.LOAD_OBJECT) throw err;
+        opts.log?.(`cpu: the kernel refused the table walker, user stacks by frame pointer: ${err.message.split('\n')[0]}`);
+      }
+    }
+    return CpuSource.startVariant(opts, 'fp');
+  }
+
+  private static startVariant(opts: CpuSourceOptions, unwind: UnwindMode): CpuSource {
     const object = BpfObject.open(programObjectPath('cpu-profile'));
     let source: CpuSource | null = null;
     try {
-      object.map('.rodata').setInitialValue(encodeCpuProfileConfig({ pids: opts.pids ?? [], includeIdle: !!opts.includeIdle }));
+      const walker = unwind === 'dwarf';
+      object.map('.rodata').setInitialValue(encodeCpuProfileConfig({ pids: opts.pids ?? [], includeIdle: !!opts.includeIdle, unwindTables: walker }));
+      const rows = Math.max(1, Math.floor((walker ? (opts.unwindTableBytes ?? DEFAULT_UNWIND_TABLE_BYTES) : 0) / UNWIND_ROW_SIZE));
+      object.map('unwind_rows').setMaxEntries(rows);
+      object.program('sample_cpu').setAutoload(walker);
+      object.program('sample_cpu_fp').setAutoload(!walker);
       object.load();
       for (const name of ['counts_0', 'counts_1']) object.map(name).checkLayout(CPU_SAMPLE_KEY_SIZE, CPU_SAMPLE_VALUE_SIZE, CPU_PROFILE_HEADER);
-      source = new CpuSource(object, opts.hz);
-      const program = object.program('sample_cpu');
+      for (const name of ['user_stacks_0', 'user_stacks_1']) object.map(name).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
+      source = new CpuSource(object, opts.hz, unwind);
+      const program = object.program(source.programName);
       for (const cpu of onlineCpus()) {
         const fd = openCpuClockEvent(cpu, opts.hz);
         try {
@@ -68,6 +118,10 @@ export class CpuSource implements StackSource {
           closeFd(fd);
           throw err;
         }
+      }
+      if (walker) {
+        source.tables = new ProcessTables({ rows: object.map('unwind_rows'), procs: object.map('unwind_procs'), log: opts.log });
+        source.tables.refresh(opts.pids && opts.pids.length > 0 ? opts.pids : source.tables.allPids());
       }
       source.windows.restart();
       return source;
@@ -78,16 +132,35 @@ export class CpuSource implements StackSource {
     }
   }
 
+  private get programName(): string {
+    return this.unwind === 'dwarf' ? 'sample_cpu' : 'sample_cpu_fp';
+  }
+
   get attachedCpus(): number {
     return this.links.length;
   }
 
   programStats(): ProgramStats[] {
-    return [{ program: 'cpu-profile', ...this.object.program('sample_cpu').stats() }];
+    return [{ program: 'cpu-profile', ...this.object.program(this.programName).stats() }];
   }
 
-  drain(): Promise<StackWindow> {
-    return this.windows.drain();
+  async drain(): Promise<StackWindow> {
+    const w = await this.windows.drain();
+    // Tables for the processes just seen (new ones walk by frame pointer until their files are tabled).
+    this.tables?.refresh(new Set(w.samples.map((s) => s.pid)));
+    return w;
+  }
+
+  /** Cumulative counters of the user-stack walker (enum unwind_end) and the tables' state. */
+  unwindStats(): { walks: Record<UnwindCounter, number>; tables?: ProcessTablesStats; tableBytes: number } {
+    const value = Buffer.alloc(UNWIND_COUNTS_SIZE * possibleCpuCount());
+    const walks = Object.fromEntries(UNWIND_COUNTERS.map((n) => [n, 0])) as Record<UnwindCounter, number>;
+    if (this.unwindCounters.lookup(Buffer.alloc(4), value)) {
+      for (let cpu = 0; cpu * UNWIND_COUNTS_SIZE < value.length; cpu++) {
+        UNWIND_COUNTERS.forEach((n, i) => (walks[n] += Number(value.readBigUInt64LE(cpu * UNWIND_COUNTS_SIZE + 8 * i))));
+      }
+    }
+    return { walks, tables: this.tables ? { ...this.tables.stats } : undefined, tableBytes: this.tables?.bytesInUse ?? 0 };
   }
 
   /** Stops sampling (the maps stay readable for a last drain). Idempotent. */
@@ -98,6 +171,7 @@ export class CpuSource implements StackSource {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.detach();
+      this.tables?.close();
       await this.windows.close();
       this.object.close();
     })();

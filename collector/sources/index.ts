@@ -5,8 +5,9 @@ import { OffcpuSource } from './offcpu.js';
 import { RunqlatSource } from './runqlat.js';
 import { BiolatencySource } from './biolatency.js';
 import type { LatencySource, ProfileKind, StackSource } from './types.js';
+import type { UnwindMode } from './cpu.js';
 
-export { CpuSource, type CpuSourceOptions } from './cpu.js';
+export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type UnwindMode } from './cpu.js';
 export { OffcpuSource, type OffcpuSourceOptions } from './offcpu.js';
 export { RunqlatSource, type RunqlatSourceOptions } from './runqlat.js';
 export { BiolatencySource, blockDeviceName, type BioHistogram, type BiolatencySourceOptions } from './biolatency.js';
@@ -23,11 +24,20 @@ export interface StackSourceOptions {
   includeIdle: boolean;
   /** Off-CPU: shorter blocks are not counted. */
   minBlockNs: number;
+  /** CPU: how user stacks are walked (default dwarf). */
+  unwind?: UnwindMode;
+  /** CPU: kernel memory for unwind tables, bytes. */
+  unwindTableBytes?: number;
+  log?: (line: string) => void;
 }
 
 /** Loads and attaches the program of one profile kind. Throws a HotpathError naming the failing step. */
 export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): StackSource {
-  if (kind === 'cpu') return CpuSource.start({ hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle });
+  if (kind === 'cpu') {
+    return CpuSource.start({
+      hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, log: opts.log,
+    });
+  }
   return OffcpuSource.start({ pids: opts.pids, minBlockNs: opts.minBlockNs });
 }
 

@@ -1,14 +1,16 @@
 // Parsed ELF files, shared by every process that maps them and keyed by file identity (device, inode, size,
-// mtime) so a file replaced in place is parsed again. An LRU bounded by file count and total symbols. A
-// stripped file gets its symbols from a debuginfod debug file, from the window after the download finishes.
+// mtime) so a file replaced in place is parsed again. An LRU bounded by file count and total symbols. A file
+// without `.symtab` gets its symbols from a detached debug file: on disk where distributions put them
+// (debug-files.ts), else from debuginfod, from the window after the download finishes.
 
 import * as fs from 'node:fs';
 import type { ProfileFrame, ProfileMapping } from '../../exporters/pprof/types.js';
+import { DebugFileFinder } from './debug-files.js';
 import type { DebuginfodClient } from './debuginfod.js';
 import { demangle } from './demangle/index.js';
 import { type ElfFile, parseElf } from './elf.js';
 import { fdSource } from './file-reads.js';
-import { openMappedFile } from './process-files.js';
+import { fileIdentity, openMappedFile } from './process-files.js';
 import type { ProcMapping } from './proc-maps.js';
 import { elfMapping, U64_MAX, unnamedMapping } from './profile-mappings.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
@@ -19,7 +21,7 @@ const MAX_CACHED_FRAMES_PER_FILE = 8192;
 export interface FileEntry {
   key: string;
   elf?: ElfFile;
-  /** Symbols from a separate debug file (debuginfod) for a stripped `elf`; addresses are the same. */
+  /** Symbols from a detached debug file (on disk or debuginfod) for `elf` without `.symtab`; same addresses. */
   debug?: ElfFile;
   /** Build-id requested from debuginfod and not attached yet. */
   pendingBuildId?: string;
@@ -40,6 +42,8 @@ export interface ElfCacheOptions {
   maxSymbolsPerFile: number;
   /** Show C++/Rust names demangled. */
   demangle: boolean;
+  /** Debug files on disk larger than this are not used (their CRC32 check reads them whole). */
+  maxDebugFileBytes: number;
   /** Where stripped files' symbols come from; undefined: nowhere. */
   debuginfod?: DebuginfodClient;
 }
@@ -52,11 +56,18 @@ export class ElfFileCache {
   private readonly mappings = new Map<string, ProfileMapping>();
   /** Entries waiting for a debuginfod download. */
   private readonly pendingDebug = new Set<FileEntry>();
+  private readonly localDebug: DebugFileFinder;
 
   constructor(
     private readonly stats: SymbolizerStats,
     private readonly opts: ElfCacheOptions,
-  ) {}
+  ) {
+    this.localDebug = new DebugFileFinder(stats, {
+      procRoot: opts.procRoot,
+      maxDebugFileBytes: opts.maxDebugFileBytes,
+      maxSymbolsPerFile: opts.maxSymbolsPerFile,
+    });
+  }
 
   get fileCount(): number {
     return this.files.size;
@@ -87,7 +98,7 @@ export class ElfFileCache {
         this.stats.fileOpenErrors++;
         return undefined;
       }
-      const key = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+      const key = fileIdentity(s);
       const hit = this.files.get(key);
       if (hit) {
         this.stats.elfCacheHits++;
@@ -104,7 +115,7 @@ export class ElfFileCache {
         entry = { key, elf: parsed.elf, mapping: this.mappingFor(key, m.path, parsed.elf), frames: new Map(), symbols: parsed.elf.symbolCount, evicted: false };
       }
       this.insert(entry);
-      this.findDebugFile(entry);
+      this.findDebugFile(entry, pid, m, `${s.dev}:${s.ino}`);
       return entry;
     } catch {
       this.stats.fileOpenErrors++;
@@ -170,10 +181,19 @@ export class ElfFileCache {
     }
   }
 
-  /** Stripped (no .symtab): its debug file may be cached already, else ask debuginfod in the background. */
-  private findDebugFile(entry: FileEntry): void {
+  /**
+   * No .symtab: its debug file may be on disk where distributions put them, or in the debuginfod cache already;
+   * else debuginfod is asked in the background.
+   */
+  private findDebugFile(entry: FileEntry, pid: number, m: ProcMapping, inode: string): void {
+    if (!entry.elf || entry.elf.hasSymtab) return;
+    const local = this.localDebug.find(pid, m, entry.elf, inode);
+    if (local) {
+      this.useDebugFile(entry, local.elf);
+      return;
+    }
     const debuginfod = this.opts.debuginfod;
-    if (!entry.elf || entry.elf.hasSymtab || !entry.elf.buildId || !debuginfod) return;
+    if (!entry.elf.buildId || !debuginfod) return;
     const cached = debuginfod.cachedPath(entry.elf.buildId);
     if (cached) this.attachDebugFile(entry, cached);
     else {
@@ -195,21 +215,26 @@ export class ElfFileCache {
         this.stats.debugFileErrors++;
         return;
       }
-      entry.debug = parsed.elf;
-      entry.frames.clear();
-      entry.symbols += parsed.elf.symbolCount;
-      this.totalSymbols += parsed.elf.symbolCount;
-      const mp = entry.mapping;
-      if (!mp.hasFunctions) {
-        entry.mapping = Object.freeze({ ...mp, hasFunctions: true });
-        this.mappings.set(entry.key, entry.mapping);
-      }
-      this.stats.debugFilesAttached++;
+      this.useDebugFile(entry, parsed.elf);
     } catch {
       this.stats.debugFileErrors++;
     } finally {
       if (fd >= 0) fs.closeSync(fd);
     }
+  }
+
+  /** Names `entry`'s addresses from `debug` from now on; the mapping keeps the original file's build-id. */
+  private useDebugFile(entry: FileEntry, debug: ElfFile): void {
+    entry.debug = debug;
+    entry.frames.clear();
+    entry.symbols += debug.symbolCount;
+    this.totalSymbols += debug.symbolCount;
+    const mp = entry.mapping;
+    if (!mp.hasFunctions) {
+      entry.mapping = Object.freeze({ ...mp, hasFunctions: true });
+      this.mappings.set(entry.key, entry.mapping);
+    }
+    this.stats.debugFilesAttached++;
   }
 
   private mappingFor(key: string, file: string, elf: ElfFile): ProfileMapping {

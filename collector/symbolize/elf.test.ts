@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource, parseElf, parseElfNotes, type ElfFile } from './elf.js';
 import { LIB_SOURCE, gcc, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
@@ -224,7 +225,71 @@ describe('parseElf on bad input', () => {
     expect(r.elf.hasDynsym).toBe(true);
     expect(r.elf.buildId).toBe(good.buildId);
   });
+
+  it('reads SHF_COMPRESSED (zlib) symbol and string tables, and refuses bombs and other compressions', () => {
+    const plain = fs.readFileSync(pie);
+    const compressed = compressSections(plain, ['.symtab', '.strtab']);
+    const r = parseElf(bufferSource(compressed));
+    if (!r.ok) throw new Error(r.error);
+    expect(r.elf.sections.find((s) => s.name === '.symtab')!.flags & 0x800n).toBe(0x800n);
+    expect(r.elf.warnings).toEqual([]);
+    expect(r.elf.hasSymtab).toBe(true);
+    expect(r.elf.symbolCount).toBe(parse(pie).symbolCount);
+    expect(expectMatchesNm(r.elf, pie)).toBeGreaterThan(6);
+
+    const symtabChdr = (b: Buffer) => Number(sectionHeader(b, '.symtab').readBigUInt64LE(24));
+    const variants: Array<[string, (b: Buffer) => void, RegExp]> = [
+      [
+        'uncompressed size larger than the data',
+        (b) => b.writeBigUInt64LE(BigInt(4 << 20), symtabChdr(b) + 8),
+        /symbols: inflated to \d+ bytes, header says 4194304/,
+      ],
+      ['uncompressed size smaller than the data', (b) => b.writeBigUInt64LE(48n, symtabChdr(b) + 8), /symbols: inflate/],
+      ['uncompressed size past the table cap', (b) => b.writeBigUInt64LE(1n << 40n, symtabChdr(b) + 8), /out of range/],
+      ['zstd', (b) => b.writeUInt32LE(2, symtabChdr(b)), /compression type 2/],
+      ['corrupt stream', (b) => b.fill(0xee, symtabChdr(b) + 24, symtabChdr(b) + 40), /symbols: inflate/],
+    ];
+    for (const [what, patch, warning] of variants) {
+      const bad = Buffer.from(compressed);
+      patch(bad);
+      const v = parseElf(bufferSource(bad));
+      expect(v.ok, what).toBe(true);
+      if (!v.ok) continue;
+      expect(v.elf.warnings.join(), what).toMatch(warning);
+      expect(v.elf.hasSymtab, what).toBe(false);
+    }
+  });
 });
+
+/** The 64-byte section header of section `name` (a view into `elf`). */
+function sectionHeader(elf: Buffer, name: string): Buffer {
+  const r = parseElf(bufferSource(elf), { skipSymbols: true });
+  if (!r.ok) throw new Error(r.error);
+  const i = r.elf.sections.findIndex((s) => s.name === name);
+  const shoff = Number(elf.readBigUInt64LE(40));
+  return elf.subarray(shoff + i * 64, shoff + i * 64 + 64);
+}
+
+/** `elf` with sections `names` moved to its end as SHF_COMPRESSED: an Elf64_Chdr (zlib) and the deflated data. */
+function compressSections(elf: Buffer, names: string[]): Buffer {
+  let out = Buffer.from(elf);
+  for (const name of names) {
+    const hdr = sectionHeader(out, name);
+    const data = out.subarray(Number(hdr.readBigUInt64LE(24)), Number(hdr.readBigUInt64LE(24) + hdr.readBigUInt64LE(32)));
+    const chdr = Buffer.alloc(24);
+    chdr.writeUInt32LE(1, 0); // ELFCOMPRESS_ZLIB
+    chdr.writeBigUInt64LE(BigInt(data.length), 8);
+    chdr.writeBigUInt64LE(8n, 16);
+    const body = Buffer.concat([chdr, zlib.deflateSync(data)]);
+    const at = (out.length + 7) & ~7;
+    out = Buffer.concat([out, Buffer.alloc(at - out.length), body]);
+    const h = sectionHeader(out, name);
+    h.writeBigUInt64LE(h.readBigUInt64LE(8) | 0x800n, 8); // sh_flags |= SHF_COMPRESSED
+    h.writeBigUInt64LE(BigInt(at), 24);
+    h.writeBigUInt64LE(BigInt(body.length), 32);
+  }
+  return out;
+}
 
 describe('parseElfNotes', () => {
   it('finds the GNU build-id among other notes and stops on garbage', () => {

@@ -1,8 +1,12 @@
 // ELF64 little-endian reader: headers, PT_LOAD segments, GNU build-id, function symbols (STT_FUNC, STT_GNU_IFUNC,
 // and sized STT_NOTYPE symbols in code sections, which is how hand-written assembly declares functions).
 // Pure over a ByteSource so a caller can read only the parts it needs from a large file. Every read is
-// bounds-checked; a malformed or truncated file gives `{ ok: false, error }`, never an exception.
+// bounds-checked; a malformed or truncated file gives `{ ok: false, error }`, never an exception. Symbol and
+// string tables may be SHF_COMPRESSED (zlib), as in some detached debug files; `.gnu_debuglink` is read too;
+// names lose their symbol version (`@GLIBC_2.2.5`).
 
+import * as zlib from 'node:zlib';
+import { type DebugLink, parseDebugLink } from './debug-link.js';
 import { SymbolIndex, SymbolIndexBuilder } from './symbol-index.js';
 
 /** Random access to the bytes of a file. `read` may return fewer bytes than asked at the end of the file. */
@@ -61,6 +65,8 @@ export interface ElfFile {
   buildId: string;
   hasSymtab: boolean;
   hasDynsym: boolean;
+  /** The `.gnu_debuglink` section: name and CRC32 of the detached debug file. */
+  debugLink?: DebugLink;
   /** Function symbols kept (after de-duplication by address). */
   symbolCount: number;
   /** Bytes retained for symbol names (the string tables). */
@@ -91,10 +97,15 @@ export const PF_X = 1;
 const SHT_SYMTAB = 2;
 const SHT_STRTAB = 3;
 const SHT_NOTE = 7;
+const SHT_NOBITS = 8;
 const SHT_DYNSYM = 11;
 const STT_NOTYPE = 0;
 const STT_FUNC = 2;
 const SHF_EXECINSTR = 4n;
+const SHF_COMPRESSED = 0x800n;
+const ELFCOMPRESS_ZLIB = 1;
+const CHDR_SIZE = 24;
+const MAX_DEBUGLINK_BYTES = 4096;
 const STT_GNU_IFUNC = 10;
 const STB_GLOBAL = 1;
 const STB_WEAK = 2;
@@ -222,6 +233,18 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
     }
   }
 
+  let debugLink: DebugLink | undefined;
+  const linkSec = sections.find((s) => s.name === '.gnu_debuglink' && s.type !== SHT_NOBITS);
+  if (linkSec) {
+    try {
+      debugLink = parseDebugLink(readExact(src, linkSec.offset, linkSec.size, '.gnu_debuglink', MAX_DEBUGLINK_BYTES));
+      if (!debugLink) warnings.push('.gnu_debuglink: malformed');
+    } catch (err) {
+      if (!(err instanceof ElfFormatError)) throw err;
+      warnings.push(err.message);
+    }
+  }
+
   // Function symbols from .symtab and .dynsym, merged; one string buffer per table.
   const builder = new SymbolIndexBuilder({ maxSymbols: options.maxSymbols ?? 2_000_000 });
   const tables: Buffer[] = [];
@@ -248,7 +271,7 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
   const execEnd = execSegment ? execSegment.vaddr + execSegment.memsz : undefined;
   const index: SymbolIndex = builder.build((ref) => {
     const t = tables[Math.floor(ref / 2 ** 32)];
-    return t ? cString(t, ref % 2 ** 32, maxName) : '';
+    return t ? withoutVersion(cString(t, ref % 2 ** 32, maxName)) : '';
   });
 
   return {
@@ -261,6 +284,7 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
     buildId,
     hasSymtab,
     hasDynsym,
+    debugLink,
     symbolCount: index.length,
     retainedBytes,
     warnings,
@@ -293,8 +317,9 @@ function readSymbols(
   if (symSec.link <= 0 || symSec.link >= sections.length) fail(`bad string table link ${symSec.link}`);
   const strSec = sections[symSec.link];
   if (strSec.type !== SHT_STRTAB) fail(`linked section ${symSec.link} is not a string table`);
-  const syms = readExact(src, symSec.offset, symSec.size - (symSec.size % 24n), 'symbols', maxTable);
-  const strs = readExact(src, strSec.offset, strSec.size, 'string table', maxTable);
+  const symData = readSection(src, symSec, 'symbols', maxTable);
+  const syms = symData.subarray(0, symData.length - (symData.length % 24));
+  const strs = readSection(src, strSec, 'string table', maxTable);
   const tableIndex = tables.length;
   tables.push(strs);
   const count = syms.length / 24;
@@ -318,6 +343,38 @@ function readSymbols(
     if (!builder.add(value, size, tableIndex * 2 ** 32 + nameOff, rank) && builder.full) break;
   }
   return strs.length;
+}
+
+/**
+ * The contents of a section, inflated when it is SHF_COMPRESSED (an Elf64_Chdr, then zlib data); at most
+ * `cap` bytes read and at most `cap` bytes inflated.
+ */
+function readSection(src: ByteSource, sec: ElfSection, what: string, cap: number): Buffer {
+  if ((sec.flags & SHF_COMPRESSED) === 0n) return readExact(src, sec.offset, sec.size, what, cap);
+  if (sec.size < BigInt(CHDR_SIZE)) fail(`${what}: compressed section smaller than its header`);
+  const data = readExact(src, sec.offset, sec.size, what, cap);
+  const chType = data.readUInt32LE(0);
+  const chSize = data.readBigUInt64LE(8);
+  if (chType !== ELFCOMPRESS_ZLIB) fail(`${what}: compression type ${chType} not supported (only zlib)`);
+  if (chSize === 0n || chSize > BigInt(cap)) fail(`${what}: uncompressed size ${chSize} out of range (limit ${cap})`);
+  let out: Buffer;
+  try {
+    out = zlib.inflateSync(data.subarray(CHDR_SIZE), { maxOutputLength: Number(chSize) });
+  } catch (err) {
+    fail(`${what}: inflate: ${(err as Error).message}`);
+  }
+  if (out.length !== Number(chSize)) fail(`${what}: inflated to ${out.length} bytes, header says ${chSize}`);
+  return out;
+}
+
+/**
+ * A `.symtab` name without its symbol version (`clock_nanosleep@GLIBC_2.2.5`, `__libc_start_main@@GLIBC_2.34`,
+ * as glibc's own symbol table has them), so a function has the name `.dynsym` gives it, with or without a
+ * debug file.
+ */
+function withoutVersion(name: string): string {
+  const at = name.indexOf('@');
+  return at > 0 ? name.slice(0, at) : name;
 }
 
 /** A NUL-terminated string at `off`, at most `max` bytes. */

@@ -2,6 +2,7 @@
 export { Symbolizer, type SymbolizerOptions } from './symbolizer.js';
 export type { SymbolizerStats } from './symbolizer-stats.js';
 export { resolveInRoot } from './process-files.js';
+export { parseDebugLink, type DebugLink } from './debug-link.js';
 export { DebuginfodClient, DEFAULT_DEBUGINFOD_CACHE, type DebuginfodOptions, type DebuginfodStats } from './debuginfod.js';
 export {
   parseElf,

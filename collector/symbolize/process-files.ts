@@ -33,6 +33,75 @@ export function openMappedFile(procRoot: string, pid: number, m: ProcMapping): n
   }
 }
 
+/**
+ * The directory `pid`'s absolute paths are looked up under: `/` for a process that shares the collector's root
+ * and mount namespace (a host process), else `<procRoot>/<pid>/root` (a container). Undefined when that root
+ * cannot be read (the process exited, or the collector may not look into it).
+ */
+export function processRoot(procRoot: string, pid: number): string | undefined {
+  const pidDir = path.join(procRoot, String(pid));
+  const root = path.join(pidDir, 'root');
+  let own: fs.BigIntStats;
+  let theirs: fs.BigIntStats;
+  try {
+    theirs = fs.statSync(root, { bigint: true });
+    own = fs.statSync('/', { bigint: true });
+  } catch {
+    return undefined;
+  }
+  if (!theirs.isDirectory()) return undefined;
+  if (theirs.dev !== own.dev || theirs.ino !== own.ino) return root;
+  // Same root directory, but another mount namespace may mount other file systems on top of it.
+  const ns = readLink(path.join(pidDir, 'ns', 'mnt'));
+  const ownNs = readLink('/proc/self/ns/mnt');
+  return ns !== undefined && ownNs !== undefined && ns !== ownNs ? root : '/';
+}
+
+function readLink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A regular file opened inside a process root, with its identity. The caller closes `fd`. */
+export interface OpenedFile {
+  fd: number;
+  size: number;
+  /** dev:ino:size:mtime, as the ELF cache keys files. */
+  identity: string;
+  /** dev:ino. */
+  inode: string;
+}
+
+/**
+ * Opens `p` resolved inside `root` by the rules above (no symlink out of the root, O_NOFOLLOW|O_NONBLOCK), if
+ * it is a regular file of at most `maxBytes`; undefined otherwise. Never throws.
+ */
+export function openInRoot(root: string, p: string, maxBytes: number): OpenedFile | undefined {
+  const resolved = resolveInRoot(root, p);
+  if (!resolved) return undefined;
+  let fd = -1;
+  try {
+    fd = fs.openSync(resolved, SAFE_OPEN_FLAGS);
+    const s = fs.fstatSync(fd, { bigint: true });
+    if (!s.isFile() || s.size > BigInt(maxBytes)) {
+      fs.closeSync(fd);
+      return undefined;
+    }
+    return { fd, size: Number(s.size), identity: fileIdentity(s), inode: `${s.dev}:${s.ino}` };
+  } catch {
+    if (fd >= 0) fs.closeSync(fd);
+    return undefined;
+  }
+}
+
+/** The identity of a file's contents as the caches key them: device, inode, size and mtime. */
+export function fileIdentity(s: fs.BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+}
+
 /** The pid as the process's own pid namespace sees it: last field of `NSpid:` in /proc/<pid>/status. */
 export function readNsPid(pidDir: string): number | undefined {
   const r = readBounded(path.join(pidDir, 'status'), 1 << 16);

@@ -28,9 +28,17 @@ export interface SymbolizerStats {
   demangledNames: number;
   /** Perf maps read in full, and appended parts read since (a growing map is read incrementally). */
   perfMapAppends: number;
-  /** Debug files from debuginfod attached to stripped binaries, and ones that failed to parse. */
+  /** Debug files attached to files without `.symtab` (found on disk or fetched from debuginfod). */
   debugFilesAttached: number;
+  /** Debug files that did not parse, named no functions, or were of another build (build-id differs). */
   debugFileErrors: number;
+  /** Debug files found on disk by GNU build-id (/usr/lib/debug/.build-id/), and by `.gnu_debuglink`. */
+  debugFilesByBuildId: number;
+  debugFilesByDebuglink: number;
+  /** Files a `.gnu_debuglink` led to whose CRC32 was not the one the link names (not used). */
+  debugLinkCrcMismatches: number;
+  /** Files without `.symtab` with no debug file on disk (debuginfod is asked next, when configured). */
+  debugFilesNotFound: number;
   kallsymsSymbols: number;
   /** True when /proc/kallsyms showed only zero addresses (kptr_restrict): kernel frames stay unnamed. */
   kallsymsRestricted: boolean;
@@ -42,6 +50,7 @@ export function emptySymbolizerStats(): SymbolizerStats {
     framesTotal: 0, framesSymbolized: 0, kernelFrames: 0, nativeFrames: 0, jitFrames: 0, unknownFrames: 0,
     processesGone: 0, mapsErrors: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
     elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
-    perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
+    perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, debugFilesByBuildId: 0, debugFilesByDebuglink: 0,
+    debugLinkCrcMismatches: 0, debugFilesNotFound: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
   };
 }

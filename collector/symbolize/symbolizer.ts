@@ -1,9 +1,11 @@
 // Symbolizer: the I/O edge that turns raw kernel and user stack addresses into ProfileFrames. A façade over
-// its parts: kernel symbols (kernel-symbols.ts), parsed ELF files with their debuginfod debug files
-// (elf-cache.ts), the vdso image (vdso-image.ts), JIT perf maps (perf-map-state.ts) and per-process state
+// its parts: kernel symbols (kernel-symbols.ts), parsed ELF files with their detached debug files (elf-cache.ts,
+// debug-files.ts, debuginfod.ts), the vdso image (vdso-image.ts), JIT perf maps (perf-map-state.ts) and per-process state
 // (process-state.ts). Here only the choice of where a user address gets its name.
-// C++ and Rust names are demangled for display (the mangled name stays as the system name); stripped files get
-// their symbols from debuginfod when DEBUGINFOD_URLS is set, from the window after the download finishes.
+// C++ and Rust names are demangled for display (the mangled name stays as the system name). Files without
+// `.symtab` get their symbols from a debug file where distributions put them (/usr/lib/debug, by build-id or
+// `.gnu_debuglink`, inside the process's root), else from debuginfod when DEBUGINFOD_URLS is set, from the
+// window after the download finishes.
 // Returned frames and mappings are shared between calls: treat them as immutable.
 
 import type { ProfileFrame } from '../../exporters/pprof/types.js';
@@ -39,6 +41,8 @@ export interface SymbolizerOptions {
   demangle?: boolean;
   /** Where stripped files' symbols come from; default from DEBUGINFOD_URLS, null to disable. */
   debuginfod?: DebuginfodClient | null;
+  /** Debug files on disk (/usr/lib/debug, debuglinks) larger than this are not used. Default 1 GiB. */
+  maxDebugFileBytes?: number;
 }
 
 export class Symbolizer {
@@ -60,6 +64,7 @@ export class Symbolizer {
       maxSymbols: options.maxSymbols ?? 4_000_000,
       maxSymbolsPerFile: options.maxSymbolsPerFile ?? 2_000_000,
       demangle: options.demangle ?? true,
+      maxDebugFileBytes: options.maxDebugFileBytes ?? 1 << 30,
       debuginfod: this.debuginfod,
     });
     this.vdso = new VdsoImage(this.stats, procRoot);

@@ -1,0 +1,41 @@
+// Public surface of the user-space unwind tables (issue 9).
+export {
+  CfaEvaluator,
+  CfaKind,
+  CfaState,
+  DW_EH_PE,
+  RegRule,
+  cfiErrorTotal,
+  fdeAt,
+  parseDebugFrame,
+  parseEhFrame,
+  type CfaEvalResult,
+  type CfaProgramError,
+  type CfaRowVisitor,
+  type Cie,
+  type CfiErrors,
+  type CfiKind,
+  type CfiParseOptions,
+  type CfiSection,
+  type Fde,
+} from './eh-frame.js';
+export {
+  CfaRule,
+  RbpRule,
+  UNWIND_ROW_SIZE,
+  UnwindRowOffsets,
+  findUnwindRow,
+  readUnwindRow,
+  type UnwindRow,
+} from './rows.js';
+export {
+  DEFAULT_MAX_CFI_SECTION_BYTES,
+  DEFAULT_MAX_UNWIND_ROWS,
+  buildUnwindRows,
+  buildUnwindTable,
+  type UnsupportedCounts,
+  type UnwindSource,
+  type UnwindTable,
+  type UnwindTableOptions,
+  type UnwindTableStats,
+} from './unwind-table.js';
