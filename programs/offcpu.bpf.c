@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Off-CPU time: at sched_switch the thread leaving the CPU (prev, still `current`) has its kernel and user
- * stacks recorded with a timestamp; when it is switched in again (next) the time it spent off CPU is added to
- * {pid, tid, comm, stacks} -> {total ns, count}.
+/* Off-CPU time: at sched_switch the thread leaving the CPU (prev, still `current`) has its kernel stack
+ * recorded with a timestamp; when it is switched in again (next) the time it spent off CPU is measured. Blocks
+ * shorter than --min-block end there, at the cost of one kernel stack walk. A longer block of a user thread
+ * waits for the thread's own return from its system call (sys_exit, in its own context, its user stack still
+ * as it was when it blocked): the user stack is walked there (programs/unwind.bpf.h) and the block added to
+ * {pid, tid, comm, stacks} -> {total ns, count}. So the costly user walk runs only for the blocks that count.
+ * A block that did not end in a system call (a page fault, a preemption) is added at the thread's next
+ * switch-out without its user stack (counted).
  *
  * Windows: user space bumps `generation` at each drain. The aggregation maps are double-buffered
  * (counts_{generation % 2}), as in cpu-profile.bpf.c. The stack maps rotate over three generations
@@ -16,6 +21,7 @@
 #include <bpf/bpf_core_read.h>
 #include "common.bpf.h"
 #include "offcpu.h"
+#include "unwind.bpf.h"
 
 #define STACK_MAP_ENTRIES 8192
 #define COUNTS_MAP_ENTRIES 16384
@@ -30,11 +36,10 @@ const volatile struct offcpu_config offcpu_config = {
 __u32 generation = 0;
 
 struct offcpu_start {
-	__u64 ts;
+	__u64 ts;         /* switch-out time; 0: on CPU */
+	__u64 pending_ns; /* a block waiting for its user stack at sys_exit; 0: none */
 	__s32 kernel_stack_id;
-	__s32 user_stack_id;
-	__u32 generation;
-	__u32 pad;
+	__u32 generation; /* of the kernel stack */
 };
 
 STACK_TRACE_MAP(stacks_0, STACK_MAP_ENTRIES);
@@ -42,16 +47,19 @@ STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
 STACK_TRACE_MAP(stacks_2, STACK_MAP_ENTRIES);
 HASH_MAP(counts_0, struct offcpu_key, struct offcpu_value, COUNTS_MAP_ENTRIES);
 HASH_MAP(counts_1, struct offcpu_key, struct offcpu_value, COUNTS_MAP_ENTRIES);
+/* User stacks walked at sys_exit, in the window of the block they belong to (generation % 2). */
+BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 TASK_STORAGE_MAP(start_task, struct offcpu_start);
 HASH_MAP(start_tid, __u32, struct offcpu_start, RAW_START_ENTRIES);
 LOST_COUNTERS_MAP(lost, OFFCPU_LOST_REASONS);
 
-/* prev is `current` here, so bpf_get_stackid walks its stacks. */
-static __always_inline void capture_stacks(void *ctx, struct offcpu_start *s, bool has_mm)
+/* prev is `current` here, so bpf_get_stackid walks its stack. */
+static __always_inline void capture_kernel_stack(void *ctx, struct offcpu_start *s)
 {
 	__u32 gen = generation;
 	void *stacks;
-	int kid, uid = -EFAULT;
+	int kid;
 
 	switch (gen % OFFCPU_STACK_MAPS) {
 	case 0: stacks = &stacks_0; break;
@@ -62,38 +70,27 @@ static __always_inline void capture_stacks(void *ctx, struct offcpu_start *s, bo
 	kid = bpf_get_stackid(ctx, stacks, KERNEL_FRAMES_SKIPPED & BPF_F_SKIP_FIELD_MASK);
 	if (kid < 0)
 		count_lost(&lost, OFFCPU_LOST_KERNEL_STACK);
-	/* Kernel threads have no user stack to walk. */
-	if (has_mm) {
-		uid = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
-		if (uid < 0)
-			count_lost(&lost, OFFCPU_LOST_USER_STACK);
-	}
 	s->kernel_stack_id = kid;
-	s->user_stack_id = uid;
 	s->generation = gen;
 }
 
-static __always_inline void account(struct offcpu_start *s, __u64 now, __u32 pid, __u32 tid, const char *comm,
-				    bool direct)
+/* Adds a block of `delta` ns with the start record's kernel stack and `user_stack` (0: none). */
+static __always_inline void account(struct offcpu_start *s, __u64 delta, __u64 user_stack, __u32 pid, __u32 tid,
+				    const char *comm, bool direct)
 {
 	struct offcpu_value *v;
 	struct offcpu_key key = {};
-	__u64 delta = now - s->ts;
 	__u32 gen = generation;
 	void *counts;
 
-	s->ts = 0;
-	if (delta < offcpu_config.min_block_ns)
-		return;
-	key.thread.pid = pid;
-	key.thread.tid = tid;
+	key.pid = pid;
+	key.tid = tid;
+	key.user_stack = user_stack;
 	if (gen - s->generation <= 1) {
-		key.thread.kernel_stack_id = s->kernel_stack_id;
-		key.thread.user_stack_id = s->user_stack_id;
+		key.kernel_stack_id = s->kernel_stack_id;
 		key.stack_map = s->generation % OFFCPU_STACK_MAPS;
 	} else {
-		key.thread.kernel_stack_id = -1;
-		key.thread.user_stack_id = -1;
+		key.kernel_stack_id = -1;
 		key.stack_map = gen % OFFCPU_STACK_MAPS;
 		count_lost(&lost, OFFCPU_LOST_STACK_EXPIRED);
 	}
@@ -121,32 +118,100 @@ static __always_inline void account(struct offcpu_start *s, __u64 now, __u32 pid
 static __always_inline int on_switch(u64 *ctx, bool direct)
 {
 	struct task_struct *prev = (struct task_struct *)ctx[1], *next;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), delta;
 	struct offcpu_start *s, fresh = {};
 	__u32 tid = TASK_FIELD(direct, prev, pid);
 
 	if (tid != 0 && pid_selected(&offcpu_config.filter, TASK_FIELD(direct, prev, tgid))) {
-		s = direct ? bpf_task_storage_get(&start_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE) : &fresh;
-		if (s) {
-			capture_stacks(ctx, s, TASK_FIELD(direct, prev, mm) != NULL);
-			s->ts = now;
-			if (!direct)
-				bpf_map_update_elem(&start_tid, &tid, s, BPF_ANY);
+		s = direct ? bpf_task_storage_get(&start_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE)
+			   : bpf_map_lookup_elem(&start_tid, &tid);
+		if (!s)
+			s = &fresh;
+		/* The last block never reached a sys_exit: add it without its user stack. */
+		if (s->pending_ns) {
+			account(s, s->pending_ns, 0, TASK_FIELD(direct, prev, tgid), tid, prev->comm, direct);
+			count_lost(&lost, OFFCPU_LOST_USER_STACK_OUTSIDE_SYSCALL);
+			s->pending_ns = 0;
 		}
+		capture_kernel_stack(ctx, s);
+		s->ts = now;
+		if (!direct)
+			bpf_map_update_elem(&start_tid, &tid, s, BPF_ANY);
 	}
 	next = (struct task_struct *)ctx[2];
 	tid = TASK_FIELD(direct, next, pid);
 	if (tid == 0)
 		return 0;
 	s = direct ? bpf_task_storage_get(&start_task, next, 0, 0) : bpf_map_lookup_elem(&start_tid, &tid);
-	if (s && s->ts != 0) {
-		account(s, now, TASK_FIELD(direct, next, tgid), tid, next->comm, direct);
+	if (!s || s->ts == 0)
+		return 0;
+	delta = now - s->ts;
+	s->ts = 0;
+	if (delta < offcpu_config.min_block_ns) {
 		if (!direct)
 			bpf_map_delete_elem(&start_tid, &tid);
+		return 0;
 	}
+	if (TASK_FIELD(direct, next, mm)) {
+		/* Its user stack is walked when it returns from its system call, in its own context. */
+		s->pending_ns = delta;
+		return 0;
+	}
+	account(s, delta, 0, TASK_FIELD(direct, next, tgid), tid, next->comm, direct);
+	if (!direct)
+		bpf_map_delete_elem(&start_tid, &tid);
+	return 0;
+}
+
+/* sys_exit(regs, ret), in the thread's own context: a block waiting for its user stack gets it, walked from
+ * the user registers saved at system-call entry (the stack has not moved since the thread blocked). */
+static __always_inline int on_sys_exit(u64 *ctx, bool direct)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid(), hash = 0, ip, sp, bp;
+	__u32 tid = (__u32)id, pid = id >> 32, gen;
+	struct offcpu_start *s;
+	struct user_stack *ustack;
+	struct pt_regs *regs;
+	void *user_stacks;
+	char comm[TASK_COMM_LEN];
+
+	s = direct ? bpf_task_storage_get(&start_task, task, 0, 0) : bpf_map_lookup_elem(&start_tid, &tid);
+	if (!s || s->pending_ns == 0)
+		return 0;
+	regs = (struct pt_regs *)ctx[0];
+	if (direct) {
+		ip = regs->ip;
+		sp = regs->sp;
+		bp = regs->bp;
+	} else {
+		ip = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		bp = BPF_CORE_READ(regs, bp);
+	}
+	ustack = unwind_user(pid, ip, sp, bp, offcpu_config.unwind_tables, &hash);
+	gen = generation;
+	user_stacks = (gen & 1) ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
+	if (!ustack) {
+		hash = 0;
+		count_lost(&lost, OFFCPU_LOST_USER_STACK);
+	} else {
+		long err = bpf_map_update_elem(user_stacks, &hash, ustack, BPF_NOEXIST);
+
+		if (err != 0 && err != -EEXIST) {
+			hash = 0;
+			count_lost(&lost, OFFCPU_LOST_USER_STACK);
+		}
+	}
+	bpf_get_current_comm(comm, sizeof(comm));
+	account(s, s->pending_ns, hash, pid, tid, comm, true);
+	s->pending_ns = 0;
+	if (!direct)
+		bpf_map_delete_elem(&start_tid, &tid);
 	return 0;
 }
 
 TRACEPOINT_TWINS(sched_switch, offcpu_switch, on_switch)
+TRACEPOINT_TWINS(sys_exit, offcpu_sys_exit, on_sys_exit)
 
 char LICENSE[] SEC("license") = "GPL";

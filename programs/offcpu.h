@@ -9,9 +9,11 @@
 
 /* Key of the per-window aggregation: 40 bytes. */
 struct offcpu_key {
-	struct thread_stacks thread;
-	__u32 stack_map;      /* which stacks_N map the ids index: generation % OFFCPU_STACK_MAPS */
-	__u32 pad;
+	__u32 pid; /* tgid: the process */
+	__u32 tid;
+	__s32 kernel_stack_id; /* id in stacks_{stack_map}; < 0: none */
+	__u32 stack_map;       /* which stacks_N map the kernel id indexes: generation % OFFCPU_STACK_MAPS */
+	__u64 user_stack;      /* 64-bit hash of the frames, key in user_stacks_{generation % 2}; 0: none */
 	char comm[TASK_COMM_LEN];
 };
 
@@ -23,17 +25,19 @@ struct offcpu_value {
 
 enum offcpu_lost_reason {
 	OFFCPU_LOST_KERNEL_STACK = 0,   /* collision or no room in the stack map */
-	OFFCPU_LOST_USER_STACK = 1,     /* collision, or no user stack to walk */
+	OFFCPU_LOST_USER_STACK = 1,     /* the walk found no frame, or the user stack map was full */
 	OFFCPU_LOST_COUNTS_MAP_FULL = 2,
 	OFFCPU_LOST_STACK_EXPIRED = 3,  /* blocked over two windows: stacks were recycled, time kept without them */
-	OFFCPU_LOST_REASONS = 4,
+	OFFCPU_LOST_USER_STACK_OUTSIDE_SYSCALL = 4, /* the block did not end in a system call (page fault,
+						   * preemption): time kept, user stack not walked */
+	OFFCPU_LOST_REASONS = 5,
 };
 
 /* Read-only settings, written into .rodata before load: 272 bytes. */
 struct offcpu_config {
 	__u64 min_block_ns;
 	struct pid_filter filter;
-	__u32 pad;
+	__u32 unwind_tables; /* nonzero: walk user stacks with the tables of programs/unwind.h (--unwind dwarf) */
 };
 
 #endif

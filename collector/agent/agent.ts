@@ -13,6 +13,7 @@ import {
   type StackSource,
   type StackWindow,
   type UnwindMode,
+  type CpuSource,
 } from '../sources/index.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
@@ -71,7 +72,8 @@ export class Agent {
   static async start(options: AgentOptions): Promise<Agent> {
     const agent = new Agent(options);
     const retentionNs = BigInt(Math.round(options.retentionSeconds * 1e9));
-    for (const program of options.programs) {
+    // In the contract's order whatever the flag's: cpu starts before offcpu, which shares its unwind tables.
+    for (const program of PROGRAM_NAMES.filter((p) => options.programs.includes(p))) {
       try {
         if (program === 'cpu' || program === 'offcpu') {
           const source = startStackSource(program, {
@@ -81,6 +83,8 @@ export class Agent {
             minBlockNs: options.minBlockNs,
             unwind: options.unwind,
             unwindTableBytes: options.unwindTableBytes,
+            // The off-CPU program walks with the CPU program's tables when both run (cpu starts first).
+            shareTables: (agent.sources.get('cpu') as CpuSource | undefined)?.sharedTables(),
             log: agent.log,
           });
           agent.sources.set(program, source);

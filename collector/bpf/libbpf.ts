@@ -28,6 +28,7 @@ const c = {
   mapValueSize: libbpf.func('uint32_t bpf_map__value_size(void *map)'),
   mapMaxEntries: libbpf.func('uint32_t bpf_map__max_entries(void *map)'),
   mapSetMaxEntries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)'),
+  mapReuseFd: libbpf.func('int bpf_map__reuse_fd(void *map, int fd)'),
   mapSetInitialValue: libbpf.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
   mapLookup: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   mapUpdate: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
@@ -141,6 +142,12 @@ export class BpfMap extends ObjectPart {
   setMaxEntries(n: number): void {
     const ret = c.mapSetMaxEntries(this.handle(), n) as number;
     if (ret < 0) fail(ErrorCodes.MAP, `set max entries of map ${this.name}`, errnoOf(ret));
+  }
+
+  /** Before load: use an existing map (another object's, by its fd) instead of creating this one. */
+  reuseFd(fd: number): void {
+    const ret = c.mapReuseFd(this.handle(), fd) as number;
+    if (ret < 0) fail(ErrorCodes.MAP, `reuse map fd ${fd} for map ${this.name}`, errnoOf(ret));
   }
 
   /** Before load: the initial contents of a global-data map (.rodata/.bss/.data); sizes must match exactly. */

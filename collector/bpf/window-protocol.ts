@@ -61,7 +61,7 @@ export interface StackCountEntry {
   totalNs?: number;
 }
 
-/** A program's own user-stack maps, one per stack map generation: u64 keys, values its layout decodes. */
+/** A program's own user-stack maps (a pair, by generation % 2): u64 keys, values its layout decodes. */
 export interface OwnStackMaps {
   maps: BpfMap[];
   decode(value: Buffer): bigint[];
@@ -74,7 +74,10 @@ export interface WindowProtocolOptions {
   bss: BpfMap;
   counts: [BpfMap, BpfMap];
   stacks: BpfMap[];
-  /** User stacks in the program's own maps, paired with `stacks` (stackLifetime 1); default: in `stacks`. */
+  /**
+   * User stacks in the program's own maps, a pair written like the counts (generation % 2): a count and the
+   * user stack it references are written in the same window. Default: user stacks are in `stacks`.
+   */
   userStacks?: OwnStackMaps;
   /**
    * How many consecutive windows' counts may reference the stacks captured in one window: 1 when a count
@@ -102,8 +105,8 @@ export class WindowProtocol {
     if (opts.stacks.length <= opts.stackLifetime) {
       throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: ${opts.stacks.length} stack maps cannot outlive ${opts.stackLifetime} windows`);
     }
-    if (opts.userStacks && (opts.stackLifetime !== 1 || opts.userStacks.maps.length !== opts.stacks.length)) {
-      throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: own user-stack maps must pair with the stack maps and live one window`);
+    if (opts.userStacks && opts.userStacks.maps.length !== 2) {
+      throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: own user-stack maps come in a pair, like the counts`);
     }
     this.opts = opts;
   }
@@ -160,11 +163,11 @@ export class WindowProtocol {
       idBuf.writeUInt32LE(id, 0);
       return stackMap.lookup(idBuf, stackBuf) ? decodeStack(stackBuf) : null;
     });
-    // The program's own user stacks live one window (checked at construction): the window's map is read and
-    // emptied in batches, not looked up key by key.
+    // The program's own user stacks belong to the window of the counts that reference them: the window's map
+    // is read and emptied in batches, not looked up key by key.
     const own = this.opts.userStacks;
     const ownStacks = new Map<bigint, bigint[]>();
-    own?.maps[ended % stacks.length].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
+    own?.maps[ended % 2].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
     const ownStackOf = cachedStacks((_map, id: bigint) => ownStacks.get(id) ?? null);
     const samples: RawStackSample[] = entries.map((e) => {
       const sample: RawStackSample = {

@@ -152,14 +152,14 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
   it('decodes struct offcpu_key and struct offcpu_value at the compiled offsets', () => {
     expect([btf.sizeOf('offcpu_key'), btf.sizeOf('offcpu_value')]).toEqual([offcpu.OFFCPU_KEY_SIZE, offcpu.OFFCPU_VALUE_SIZE]);
     const key = Buffer.alloc(offcpu.OFFCPU_KEY_SIZE);
-    key.writeUInt32LE(201, btf.offsetOf('offcpu_key', 'thread.pid'));
-    key.writeUInt32LE(202, btf.offsetOf('offcpu_key', 'thread.tid'));
-    key.writeInt32LE(203, btf.offsetOf('offcpu_key', 'thread.kernel_stack_id'));
-    key.writeInt32LE(-14, btf.offsetOf('offcpu_key', 'thread.user_stack_id'));
+    key.writeUInt32LE(201, btf.offsetOf('offcpu_key', 'pid'));
+    key.writeUInt32LE(202, btf.offsetOf('offcpu_key', 'tid'));
+    key.writeInt32LE(203, btf.offsetOf('offcpu_key', 'kernel_stack_id'));
+    key.writeBigUInt64LE(0xabcn, btf.offsetOf('offcpu_key', 'user_stack'));
     key.writeUInt32LE(2, btf.offsetOf('offcpu_key', 'stack_map'));
     key.write('sleeper\0', btf.offsetOf('offcpu_key', 'comm'), 'latin1');
     expect(btf.lengthOf('offcpu_key', 'comm')).toBe(common.TASK_COMM_LEN);
-    expect(offcpu.decodeOffcpuKey(key)).toEqual({ pid: 201, tid: 202, kernelStackId: 203, userStackId: -14, stackMap: 2, comm: 'sleeper' });
+    expect(offcpu.decodeOffcpuKey(key)).toEqual({ pid: 201, tid: 202, kernelStackId: 203, stackMap: 2, userStack: 0xabcn, comm: 'sleeper' });
     const value = Buffer.alloc(offcpu.OFFCPU_VALUE_SIZE);
     value.writeBigUInt64LE(5n, btf.offsetOf('offcpu_value', 'total_ns'));
     value.writeBigUInt64LE(6n, btf.offsetOf('offcpu_value', 'count'));
@@ -172,6 +172,7 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
     expect(buf.readBigUInt64LE(btf.offsetOf('offcpu_config', 'min_block_ns'))).toBe(7000n);
     expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.count'))).toBe(3);
     expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.pids') + 8)).toBe(23);
+    expect(offcpu.encodeOffcpuConfig({ pids: [], minBlockNs: 0n, unwindTables: true }).readUInt32LE(btf.offsetOf('offcpu_config', 'unwind_tables'))).toBe(1);
   });
 
   it('has offcpu.OFFCPU_STACK_MAPS stack maps of MAX_STACK_DEPTH frames and lost counters by enum offcpu_lost_reason', () => {

@@ -11,11 +11,10 @@ describe('offcpu layouts (programs/offcpu.h)', () => {
     key.writeUInt32LE(1234, 0);
     key.writeUInt32LE(1240, 4);
     key.writeInt32LE(17, 8);
-    key.writeInt32LE(-14, 12);
-    key.writeUInt32LE(2, 16);
-    key.writeUInt32LE(0xdeadbeef, 20); // pad: ignored
+    key.writeUInt32LE(2, 12);
+    key.writeBigUInt64LE(0xfedcba9876543210n, 16);
     key.write('sleepy\0garbage', 24, 'latin1');
-    expect(decodeOffcpuKey(key)).toEqual({ pid: 1234, tid: 1240, kernelStackId: 17, userStackId: -14, stackMap: 2, comm: 'sleepy' });
+    expect(decodeOffcpuKey(key)).toEqual({ pid: 1234, tid: 1240, kernelStackId: 17, stackMap: 2, userStack: 0xfedcba9876543210n, comm: 'sleepy' });
     const value = Buffer.alloc(16);
     value.writeBigUInt64LE(3_000_000_000n, 0);
     value.writeBigUInt64LE(300n, 8);
@@ -29,11 +28,12 @@ describe('offcpu layouts (programs/offcpu.h)', () => {
       expect.objectContaining({ name: 'HotpathError', code: ErrorCodes.LAYOUT, message: 'decode offcpu value: 8 bytes, need 16' }),
     );
   });
-  it('encodes struct offcpu_config: min_block_ns, pid filter, pad', () => {
+  it('encodes struct offcpu_config: min_block_ns, pid filter, unwind_tables', () => {
     const buf = encodeOffcpuConfig({ pids: [7, 9], minBlockNs: 5000n });
     expect(buf.length).toBe(OFFCPU_CONFIG_SIZE);
     expect(buf.subarray(0, 20)).toEqual(Buffer.from([0x88, 0x13, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0]));
     expect(buf.subarray(20).every((b) => b === 0)).toBe(true);
+    expect(encodeOffcpuConfig({ pids: [], minBlockNs: 0n, unwindTables: true }).readUInt32LE(268)).toBe(1);
   });
   it('refuses more than 64 pids and a minimum outside u64 as usage errors', () => {
     const usage = expect.objectContaining({ name: 'HotpathError', code: ErrorCodes.USAGE });
@@ -43,6 +43,6 @@ describe('offcpu layouts (programs/offcpu.h)', () => {
     expect(encodeOffcpuConfig({ pids: [], minBlockNs: (1n << 64n) - 1n }).readBigUInt64LE(0)).toBe((1n << 64n) - 1n);
   });
   it('names the lost counters in enum offcpu_lost_reason order', () => {
-    expect(OFFCPU_LOST_REASONS).toEqual(['offcpu_kernel_stack', 'offcpu_user_stack', 'offcpu_counts_map_full', 'offcpu_stack_expired']);
+    expect(OFFCPU_LOST_REASONS).toEqual(['offcpu_kernel_stack', 'offcpu_user_stack', 'offcpu_counts_map_full', 'offcpu_stack_expired', 'offcpu_user_stack_outside_syscall']);
   });
 });

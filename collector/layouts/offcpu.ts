@@ -1,19 +1,26 @@
 // Mirrors programs/offcpu.h: struct offcpu_key, struct offcpu_value, struct offcpu_config and enum
 // offcpu_lost_reason (little-endian). The shared limits are in ./common.ts (programs/common.h).
 import { usageError } from '../errors.js';
-import { decodeComm, decodeThreadStacks, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, THREAD_STACKS_SIZE, type ThreadStacks, writePidFilter } from './common.js';
+import { decodeComm, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, writePidFilter } from './common.js';
 
 export const OFFCPU_HEADER = 'programs/offcpu.h';
-/** struct offcpu_key: struct thread_stacks, u32 stack_map, u32 pad, char comm[TASK_COMM_LEN]. */
-export const OFFCPU_KEY_SIZE = THREAD_STACKS_SIZE + 8 + TASK_COMM_LEN;
+/** struct offcpu_key: u32 pid, u32 tid, s32 kernel_stack_id, u32 stack_map, u64 user_stack, char comm[16]. */
+export const OFFCPU_KEY_SIZE = 24 + TASK_COMM_LEN;
 export const OFFCPU_VALUE_SIZE = 16;
 export const OFFCPU_STACK_MAPS = 3;
-/** struct offcpu_config: u64 min_block_ns, struct pid_filter, u32 pad. */
+/** struct offcpu_config: u64 min_block_ns, struct pid_filter, u32 unwind_tables. */
 export const OFFCPU_CONFIG_SIZE = 8 + PID_FILTER_SIZE + 4;
 
-export interface OffcpuKey extends ThreadStacks {
-  /** Which stacks_N map the ids index. */
+export interface OffcpuKey {
+  /** The process (tgid). */
+  pid: number;
+  tid: number;
+  /** Id in stacks_{stackMap}; < 0: none. */
+  kernelStackId: number;
+  /** Which stacks_N map the kernel id indexes. */
   stackMap: number;
+  /** Key (a 64-bit hash of the frames) in the window's user stack map; 0n: none. */
+  userStack: bigint;
   comm: string;
 }
 
@@ -25,8 +32,14 @@ export interface OffcpuValue {
 /** Decodes struct offcpu_key; a shorter buffer is HP_ERR_LAYOUT. */
 export function decodeOffcpuKey(buf: Buffer): OffcpuKey {
   requireBytes(buf, OFFCPU_KEY_SIZE, 'offcpu key');
-  const stackMap = buf.readUInt32LE(THREAD_STACKS_SIZE);
-  return { ...decodeThreadStacks(buf), stackMap, comm: decodeComm(buf.subarray(THREAD_STACKS_SIZE + 8, OFFCPU_KEY_SIZE)) };
+  return {
+    pid: buf.readUInt32LE(0),
+    tid: buf.readUInt32LE(4),
+    kernelStackId: buf.readInt32LE(8),
+    stackMap: buf.readUInt32LE(12),
+    userStack: buf.readBigUInt64LE(16),
+    comm: decodeComm(buf.subarray(24, OFFCPU_KEY_SIZE)),
+  };
 }
 
 /** Decodes struct offcpu_value; a shorter buffer is HP_ERR_LAYOUT. */
@@ -36,14 +49,21 @@ export function decodeOffcpuValue(buf: Buffer): OffcpuValue {
 }
 
 /** Encodes struct offcpu_config; more than MAX_FILTER_PIDS pids or a minimum outside u64 is HP_ERR_USAGE. */
-export function encodeOffcpuConfig(opts: { pids: readonly number[]; minBlockNs: bigint }): Buffer {
+export function encodeOffcpuConfig(opts: { pids: readonly number[]; minBlockNs: bigint; unwindTables?: boolean }): Buffer {
   if (opts.minBlockNs < 0n || opts.minBlockNs >= 1n << 64n) throw usageError(`minimum block time out of range: ${opts.minBlockNs} ns`);
   const buf = Buffer.alloc(OFFCPU_CONFIG_SIZE);
   buf.writeBigUInt64LE(opts.minBlockNs, 0);
   writePidFilter(buf, 8, opts.pids);
+  buf.writeUInt32LE(opts.unwindTables ? 1 : 0, 8 + PID_FILTER_SIZE);
   return buf;
 }
 
 /** enum offcpu_lost_reason, by index: the `reason` label values. */
-export const OFFCPU_LOST_REASONS = ['offcpu_kernel_stack', 'offcpu_user_stack', 'offcpu_counts_map_full', 'offcpu_stack_expired'] as const;
+export const OFFCPU_LOST_REASONS = [
+  'offcpu_kernel_stack',
+  'offcpu_user_stack',
+  'offcpu_counts_map_full',
+  'offcpu_stack_expired',
+  'offcpu_user_stack_outside_syscall',
+] as const;
 export type OffcpuLostReason = (typeof OFFCPU_LOST_REASONS)[number];

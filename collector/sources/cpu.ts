@@ -33,6 +33,13 @@ export interface CpuSourceOptions {
 }
 
 export type UnwindMode = 'dwarf' | 'fp';
+
+/** One source's unwind tables and the maps that hold them, for another source to share. */
+export interface SharedUnwindTables {
+  rows: BpfMap;
+  procs: BpfMap;
+  tables: ProcessTables;
+}
 export const UNWIND_MODES: readonly UnwindMode[] = ['dwarf', 'fp'];
 /** Default --unwind-table-memory: 2 Mi rows, enough for node and a few hundred libraries. */
 export const DEFAULT_UNWIND_TABLE_BYTES = 32 * 1024 * 1024;
@@ -149,6 +156,11 @@ export class CpuSource implements StackSource {
     // Tables for the processes just seen (new ones walk by frame pointer until their files are tabled).
     this.tables?.refresh(new Set(w.samples.map((s) => s.pid)));
     return w;
+  }
+
+  /** The tables and their maps, for the off-CPU source to share; undefined without the table walker. */
+  sharedTables(): SharedUnwindTables | undefined {
+    return this.tables ? { rows: this.object.map('unwind_rows'), procs: this.object.map('unwind_procs'), tables: this.tables } : undefined;
   }
 
   /** Cumulative counters of the user-stack walker (enum unwind_end) and the tables' state. */

@@ -5,9 +5,9 @@ import { OffcpuSource } from './offcpu.js';
 import { RunqlatSource } from './runqlat.js';
 import { BiolatencySource } from './biolatency.js';
 import type { LatencySource, ProfileKind, StackSource } from './types.js';
-import type { UnwindMode } from './cpu.js';
+import type { SharedUnwindTables, UnwindMode } from './cpu.js';
 
-export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type UnwindMode } from './cpu.js';
+export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type SharedUnwindTables, type UnwindMode } from './cpu.js';
 export { OffcpuSource, type OffcpuSourceOptions } from './offcpu.js';
 export { RunqlatSource, type RunqlatSourceOptions } from './runqlat.js';
 export { BiolatencySource, blockDeviceName, type BioHistogram, type BiolatencySourceOptions } from './biolatency.js';
@@ -26,8 +26,10 @@ export interface StackSourceOptions {
   minBlockNs: number;
   /** CPU: how user stacks are walked (default dwarf). */
   unwind?: UnwindMode;
-  /** CPU: kernel memory for unwind tables, bytes. */
+  /** Kernel memory for unwind tables, bytes. */
   unwindTableBytes?: number;
+  /** Off-CPU: the CPU source's tables, to share. */
+  shareTables?: SharedUnwindTables;
   log?: (line: string) => void;
 }
 
@@ -38,7 +40,9 @@ export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): S
       hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, log: opts.log,
     });
   }
-  return OffcpuSource.start({ pids: opts.pids, minBlockNs: opts.minBlockNs });
+  return OffcpuSource.start({
+    pids: opts.pids, minBlockNs: opts.minBlockNs, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, shareTables: opts.shareTables, log: opts.log,
+  });
 }
 
 export type LatencyKind = 'runqlat' | 'biolatency';

@@ -15,6 +15,10 @@ import {
   OFFCPU_VALUE_SIZE,
 } from '../layouts/offcpu.js';
 import type { ProgramStats, StackSource } from './types.js';
+import { decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
+import { ProcessTables } from '../unwind/process-tables.js';
+import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
+import { DEFAULT_UNWIND_TABLE_BYTES, type SharedUnwindTables, type UnwindMode } from './cpu.js';
 
 export interface OffcpuSourceOptions {
   /** Processes (tgids) to trace; empty: the whole system. */
@@ -22,6 +26,12 @@ export interface OffcpuSourceOptions {
   /** Shorter blocks are not counted (default 1 µs). */
   minBlockNs?: number | bigint;
   variant?: AttachVariant;
+  /** User stacks: 'dwarf' walks unwind tables (frame pointers where none), 'fp' frame pointers only. */
+  unwind?: UnwindMode;
+  unwindTableBytes?: number;
+  /** The CPU source's tables, shared rather than built and held twice. */
+  shareTables?: SharedUnwindTables;
+  log?: (line: string) => void;
 }
 
 export class OffcpuSource implements StackSource {
@@ -29,6 +39,8 @@ export class OffcpuSource implements StackSource {
   readonly variant: AttachVariant;
   private readonly twins: AttachedTwins;
   private readonly windows: WindowProtocol;
+  private tables: ProcessTables | null = null;
+  private ownTables = false;
   private closing: Promise<void> | null = null;
 
   private constructor(twins: AttachedTwins) {
@@ -40,18 +52,37 @@ export class OffcpuSource implements StackSource {
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
   static start(opts: OffcpuSourceOptions = {}): OffcpuSource {
-    const config = encodeOffcpuConfig({ pids: opts.pids ?? [], minBlockNs: BigInt(opts.minBlockNs ?? 1000) });
+    const walker = (opts.unwind ?? 'dwarf') === 'dwarf';
+    const config = encodeOffcpuConfig({ pids: opts.pids ?? [], minBlockNs: BigInt(opts.minBlockNs ?? 1000), unwindTables: walker });
+    const shared = walker ? opts.shareTables : undefined;
     const twins = AttachedTwins.start(
       'offcpu',
-      ['offcpu_switch'],
-      (object) => object.map('.rodata').setInitialValue(config),
+      ['offcpu_switch', 'offcpu_sys_exit'],
+      (object) => {
+        object.map('.rodata').setInitialValue(config);
+        if (shared) {
+          object.map('unwind_rows').reuseFd(shared.rows.fd);
+          object.map('unwind_procs').reuseFd(shared.procs.fd);
+        } else {
+          const bytes = walker ? (opts.unwindTableBytes ?? DEFAULT_UNWIND_TABLE_BYTES) : 0;
+          object.map('unwind_rows').setMaxEntries(Math.max(1, Math.floor(bytes / UNWIND_ROW_SIZE)));
+        }
+      },
       (object) => {
         for (const name of ['counts_0', 'counts_1']) object.map(name).checkLayout(OFFCPU_KEY_SIZE, OFFCPU_VALUE_SIZE, OFFCPU_HEADER);
+        for (const name of ['user_stacks_0', 'user_stacks_1']) object.map(name).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
       },
       opts.variant,
     );
     try {
-      return new OffcpuSource(twins);
+      const source = new OffcpuSource(twins);
+      if (walker) {
+        source.ownTables = !shared;
+        source.tables =
+          shared?.tables ?? new ProcessTables({ rows: twins.object.map('unwind_rows'), procs: twins.object.map('unwind_procs'), log: opts.log });
+        source.tables.refresh(opts.pids && opts.pids.length > 0 ? opts.pids : source.tables.allPids());
+      }
+      return source;
     } catch (err) {
       twins.close();
       throw err;
@@ -62,8 +93,11 @@ export class OffcpuSource implements StackSource {
     return this.twins.programStats();
   }
 
-  drain(): Promise<StackWindow> {
-    return this.windows.drain();
+  async drain(): Promise<StackWindow> {
+    const w = await this.windows.drain();
+    // Sleepers may never be CPU-sampled: the processes that blocked get their tables from here too.
+    this.tables?.refresh(new Set(w.samples.map((s) => s.pid)));
+    return w;
   }
 
   // A drain ends the window at its flip; blocks still in progress then are counted when they end, in the
@@ -72,6 +106,7 @@ export class OffcpuSource implements StackSource {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.ownTables) this.tables?.close();
       await this.windows.close();
       this.twins.close();
     })();
@@ -85,11 +120,16 @@ function windowsOf(o: BpfObject): WindowProtocol {
     bss: o.map('.bss'),
     counts: [o.map('counts_0'), o.map('counts_1')],
     stacks: Array.from({ length: OFFCPU_STACK_MAPS }, (_, i) => o.map(`stacks_${i}`)),
+    userStacks: { maps: [o.map('user_stacks_0'), o.map('user_stacks_1')], decode: decodeUserStack },
     // Stacks are taken when a thread blocks and counted when it wakes, possibly one window later.
     stackLifetime: 2,
     decodeEntry: (key, value) => {
+      const k = decodeOffcpuKey(key);
       const { totalNs, count } = decodeOffcpuValue(value);
-      return { ...decodeOffcpuKey(key), count: Number(count), totalNs: Number(totalNs) };
+      return {
+        pid: k.pid, tid: k.tid, comm: k.comm, kernelStackId: k.kernelStackId, userStackId: k.userStack, stackMap: k.stackMap,
+        count: Number(count), totalNs: Number(totalNs),
+      };
     },
     lost: new LostCounters(o.map('lost'), OFFCPU_LOST_REASONS),
   });

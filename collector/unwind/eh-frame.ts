@@ -418,8 +418,8 @@ function parseCfi(kind: CfiKind, data: Buffer, options: CfiParseOptions): CfiSec
   const cies: Cie[] = [];
   const cieByOffset = new Map<number, number>();
   const bases: PointerBases = { sectionVaddr: vaddr, textVaddr: options.textVaddr, dataVaddr: options.dataVaddr };
-  // An FDE is at least 16 bytes: size the arrays from the section, grow when needed.
-  const initial = Math.max(16, Math.min(maxFdes, Math.ceil(data.length / 24)));
+  // Typical FDEs are 24-48 bytes: size the arrays from the section (bounded), double when needed.
+  const initial = Math.max(16, Math.min(maxFdes, 1 << 16, Math.ceil(data.length / 32)));
   const offsets = new Growable(initial);
   const cieIdx = new Growable(initial);
   const begins = new Growable(initial);

@@ -116,6 +116,33 @@ describe('user stacks without frame pointers (kernel)', () => {
     expect(fpShare).toBeLessThan(0.5);
   });
 
+  it('(b) off-CPU: a function that blocks in usleep owns >= 80% of its process\'s off-CPU time', async () => {
+    requireRoot();
+    const dir = tempDir('hotpath-unwind-offcpu-');
+    writeFileSync(
+      join(dir, 'sleeper.c'),
+      `#include <unistd.h>
+volatile int sink;
+__attribute__((noinline)) void unwind_blocks_here(void) { usleep(5000); sink++; }
+__attribute__((noinline)) void unwind_caller(void) { unwind_blocks_here(); sink++; }
+int main(void) { for (;;) unwind_caller(); }
+`,
+    );
+    const bin = join(dir, 'sleeper');
+    execFileSync('gcc', ['-O2', '-fomit-frame-pointer', '-o', bin, join(dir, 'sleeper.c')]);
+    const child = start(bin);
+    await new Promise((r) => setTimeout(r, 300));
+    const owns = (s: FoldedStack) => s.frames.includes('unwind_blocks_here') && inOrder(s.frames, ['main', 'unwind_caller', 'unwind_blocks_here']);
+    const dwarf = await record(child.pid!, join(dir, 'dwarf.folded'), ['--type', 'offcpu']);
+    const fp = await record(child.pid!, join(dir, 'fp.folded'), ['--type', 'offcpu', '--unwind', 'fp']);
+    console.log(
+      `off-CPU in unwind_blocks_here (under unwind_caller and main): dwarf ${(100 * share(dwarf, owns)).toFixed(1)}%, ` +
+        `frame pointers ${(100 * share(fp, owns)).toFixed(1)}%`,
+    );
+    expect(share(dwarf, owns)).toBeGreaterThanOrEqual(0.8);
+    expect(share(fp, owns)).toBeLessThan(0.5);
+  });
+
   it('(c) a Debian binary built without frame pointers (xz) reaches main in >= 90% of its samples', async () => {
     requireRoot();
     const dir = tempDir('hotpath-unwind-xz-');

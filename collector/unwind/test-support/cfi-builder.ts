@@ -76,7 +76,7 @@ export class CfiBuilder {
     const rest = body(idPos + id.length);
     const length = id.length + rest.length;
     const header = is64 ? [0xff, 0xff, 0xff, 0xff, ...le(length, 8)] : le(length, 4);
-    this.bytes.push(...header, ...id, ...rest);
+    for (const part of [header, id, rest]) append(this.bytes, part);
     return start;
   }
 
@@ -93,7 +93,7 @@ export class CfiBuilder {
         const data = spec.augmentationData ?? (aug === 'zR' ? [0x1b] : []);
         out.push(...uleb(data.length), ...data);
       }
-      out.push(...(spec.instructions ?? [0x0c, 7, 8, 0x90, 1]));
+      append(out, spec.instructions ?? [0x0c, 7, 8, 0x90, 1]);
       return out;
     });
   }
@@ -106,19 +106,24 @@ export class CfiBuilder {
       const seg = spec.segment ?? [];
       const out = [...seg, ...spec.address(bodyPos + seg.length), ...spec.range];
       if (spec.augmentationData) out.push(...uleb(spec.augmentationData.length), ...spec.augmentationData);
-      out.push(...(spec.instructions ?? []));
+      append(out, spec.instructions ?? []);
       return out;
     });
   }
 
   /** An .eh_frame zero terminator, or a raw run of bytes. */
   raw(bytes: number[]): void {
-    this.bytes.push(...bytes);
+    append(this.bytes, bytes);
   }
 
   buffer(): Buffer {
     return Buffer.from(this.bytes);
   }
+}
+
+/** Appends without spreading (programs in the tests run to a million bytes). */
+function append(to: number[], from: number[]): void {
+  for (let i = 0; i < from.length; i++) to.push(from[i]);
 }
 
 /** sdata4 pcrel address bytes for `target` (the common .eh_frame encoding 0x1b), for a section at `vaddr`. */
