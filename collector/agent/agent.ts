@@ -1,7 +1,8 @@
 // The agent behind `hotpath serve`: loads and attaches the selected programs once, drains them every window,
 // symbolizes the stack windows into bounded stores, and answers queries for live and retained profiles.
 import { filterByPid, mergeProfileData, type ProfileData } from '../../exporters/pprof/index.js';
-import { Log2Recorder, type HistogramSeries, type MetricsSource } from '../../exporters/metrics/index.js';
+import { Log2Recorder, type HistogramSeries, type MetricsSource, type UnwinderStats } from '../../exporters/metrics/index.js';
+import type { UnwindCounter } from '../layouts/unwind.js';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import {
   nowNs,
@@ -13,6 +14,7 @@ import {
   type StackSource,
   type StackWindow,
   type UnwindMode,
+  type UnwindStats,
   type CpuSource,
 } from '../sources/index.js';
 import { Symbolizer } from '../symbolize/index.js';
@@ -238,6 +240,37 @@ export class Agent {
       },
       info: () => ({ version: this.options.version, kernel: this.options.kernel }),
       programsAttached: () => Object.fromEntries(this.statuses.map((s) => [s.program, s.attached])),
+      unwinder: () => this.unwinderStats(),
+    };
+  }
+
+  /** The walker's counters summed over the stack sources, and the tables' state (held by one of them). */
+  private unwinderStats(): UnwinderStats | undefined {
+    const all: UnwindStats[] = [];
+    for (const s of this.sources.values()) {
+      const withStats = s as StackSource & { unwindStats?: () => UnwindStats };
+      if (withStats.unwindStats) all.push(withStats.unwindStats());
+    }
+    const tables = all.find((u) => u.tables)?.tables;
+    if (!tables) return undefined;
+    const walks = (name: UnwindCounter) => all.reduce((a, u) => a + u.walks[name], 0);
+    return {
+      walkEnds: {
+        outermost: walks('end_outermost'),
+        zero_return_address: walks('end_zero_pc'),
+        no_frame_pointer: walks('end_no_frame_pointer'),
+        read_failed: walks('end_read_failed'),
+        depth: walks('end_depth'),
+      },
+      frames: { table: walks('step_table'), frame_pointer: walks('step_frame_pointer') },
+      tableBytes: all.reduce((a, u) => a + u.tableBytes, 0),
+      capacityBytes: tables.rowCapacity * 16,
+      files: {
+        ready: tables.filesReady,
+        failed: tables.filesFailed,
+        no_room: tables.filesNoRoom,
+        building: Math.max(0, tables.files - tables.filesReady - tables.filesFailed - tables.filesNoRoom - tables.filesEvicted),
+      },
     };
   }
 

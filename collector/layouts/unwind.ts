@@ -63,3 +63,12 @@ export const UNWIND_COUNTERS = [
 ] as const;
 export type UnwindCounter = (typeof UNWIND_COUNTERS)[number];
 export const UNWIND_COUNTS_SIZE = 8 * UNWIND_COUNTERS.length;
+
+/** Sums the per-CPU struct unwind_counts value (UNWIND_COUNTS_SIZE bytes per possible CPU) by counter. */
+export function sumUnwindCounts(value: Buffer): Record<UnwindCounter, number> {
+  const out = Object.fromEntries(UNWIND_COUNTERS.map((n) => [n, 0])) as Record<UnwindCounter, number>;
+  for (let off = 0; off + UNWIND_COUNTS_SIZE <= value.length; off += UNWIND_COUNTS_SIZE) {
+    UNWIND_COUNTERS.forEach((n, i) => (out[n] += Number(value.readBigUInt64LE(off + 8 * i))));
+  }
+  return out;
+}

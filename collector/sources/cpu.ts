@@ -13,7 +13,7 @@ import { ErrorCodes, HotpathError } from '../errors.js';
 import { LostCounters } from '../bpf/lost-counters.js';
 import { programObjectPath } from '../bpf/program-files.js';
 import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
-import { decodeUserStack, UNWIND_COUNTERS, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
+import { decodeUserStack, sumUnwindCounts, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
 import { ProcessTables, type ProcessTablesStats } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
 import type { ProgramStats, StackSource } from './types.js';
@@ -33,6 +33,19 @@ export interface CpuSourceOptions {
 }
 
 export type UnwindMode = 'dwarf' | 'fp';
+
+/** The walker's cumulative counters (enum unwind_end) and, for the source that owns them, its tables' state. */
+export interface UnwindStats {
+  walks: Record<UnwindCounter, number>;
+  tables?: ProcessTablesStats;
+  tableBytes: number;
+}
+
+export function readUnwindStats(counters: BpfMap, tables: ProcessTables | null): UnwindStats {
+  const value = Buffer.alloc(UNWIND_COUNTS_SIZE * possibleCpuCount());
+  const walks = counters.lookup(Buffer.alloc(4), value) ? sumUnwindCounts(value) : sumUnwindCounts(Buffer.alloc(0));
+  return { walks, tables: tables ? { ...tables.stats } : undefined, tableBytes: tables?.bytesInUse ?? 0 };
+}
 
 /** One source's unwind tables and the maps that hold them, for another source to share. */
 export interface SharedUnwindTables {
@@ -164,15 +177,8 @@ export class CpuSource implements StackSource {
   }
 
   /** Cumulative counters of the user-stack walker (enum unwind_end) and the tables' state. */
-  unwindStats(): { walks: Record<UnwindCounter, number>; tables?: ProcessTablesStats; tableBytes: number } {
-    const value = Buffer.alloc(UNWIND_COUNTS_SIZE * possibleCpuCount());
-    const walks = Object.fromEntries(UNWIND_COUNTERS.map((n) => [n, 0])) as Record<UnwindCounter, number>;
-    if (this.unwindCounters.lookup(Buffer.alloc(4), value)) {
-      for (let cpu = 0; cpu * UNWIND_COUNTS_SIZE < value.length; cpu++) {
-        UNWIND_COUNTERS.forEach((n, i) => (walks[n] += Number(value.readBigUInt64LE(cpu * UNWIND_COUNTS_SIZE + 8 * i))));
-      }
-    }
-    return { walks, tables: this.tables ? { ...this.tables.stats } : undefined, tableBytes: this.tables?.bytesInUse ?? 0 };
+  unwindStats(): UnwindStats {
+    return readUnwindStats(this.unwindCounters, this.tables);
   }
 
   /** Stops sampling (the maps stay readable for a last drain). Idempotent. */

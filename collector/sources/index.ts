@@ -7,7 +7,7 @@ import { BiolatencySource } from './biolatency.js';
 import type { LatencySource, ProfileKind, StackSource } from './types.js';
 import type { SharedUnwindTables, UnwindMode } from './cpu.js';
 
-export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type SharedUnwindTables, type UnwindMode } from './cpu.js';
+export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 export { OffcpuSource, type OffcpuSourceOptions } from './offcpu.js';
 export { RunqlatSource, type RunqlatSourceOptions } from './runqlat.js';
 export { BiolatencySource, blockDeviceName, type BioHistogram, type BiolatencySourceOptions } from './biolatency.js';

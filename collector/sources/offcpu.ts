@@ -18,7 +18,7 @@ import type { ProgramStats, StackSource } from './types.js';
 import { decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
 import { ProcessTables } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
-import { DEFAULT_UNWIND_TABLE_BYTES, type SharedUnwindTables, type UnwindMode } from './cpu.js';
+import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 
 export interface OffcpuSourceOptions {
   /** Processes (tgids) to trace; empty: the whole system. */
@@ -87,6 +87,11 @@ export class OffcpuSource implements StackSource {
       twins.close();
       throw err;
     }
+  }
+
+  /** The walker's counters of this program; table state only when it owns its tables (else see the CPU source). */
+  unwindStats(): UnwindStats {
+    return readUnwindStats(this.twins.object.map('unwind_counters'), this.ownTables ? this.tables : null);
   }
 
   programStats(): ProgramStats[] {

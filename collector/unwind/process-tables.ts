@@ -320,17 +320,34 @@ interface Builder {
   close(): void;
 }
 
+/** A worker idle this long is stopped (its heap is tens of MB); the next build starts a new one. */
+const WORKER_IDLE_MS = 5_000;
+
 /** One worker thread building tables one file at a time; restarted when a build runs past its time bound. */
 class WorkerBuilder implements Builder {
   private worker: Worker | null = null;
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   build(req: Omit<BuildRequest, 'id'>): Promise<BuildResponse> {
+    this.pending++;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const run = this.queue.then(() => this.runOne({ ...req, id: this.nextId++ }));
-    this.queue = run.catch(() => undefined);
+    this.queue = run.catch(() => undefined).then(() => this.done());
     return run;
+  }
+
+  private done(): void {
+    if (--this.pending > 0 || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      void this.worker?.terminate();
+      this.worker = null;
+    }, WORKER_IDLE_MS);
+    this.idleTimer.unref();
   }
 
   private runOne(req: BuildRequest): Promise<BuildResponse> {
@@ -368,6 +385,7 @@ class WorkerBuilder implements Builder {
 
   close(): void {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     void this.worker?.terminate();
     this.worker = null;
   }

@@ -2,10 +2,10 @@
 // One row per change of the CFA rule or the rbp rule, sorted by pc; a CFA_NONE row where an FDE ends and no
 // other begins; consecutive rows with the same rules merged. A file's `.eh_frame` and `.debug_frame` are
 // combined, `.eh_frame` first: a Go binary linked with cgo describes its C code in `.eh_frame` and its Go
-// code only in `.debug_frame`. x86-64 only: the CFA is rsp+off, rbp+off or one
-// of the two .plt expressions; the return address must be at CFA-8; rbp is unchanged or saved at CFA+off.
-// Everything else becomes CFA_NONE (or RBP_UNSUPPORTED) and is counted. Never throws; memory is bounded by
-// `maxRows` and `maxSectionBytes`, time by the section's size.
+// code only in `.debug_frame`. x86-64 only: the CFA is rsp+off, rbp+off or one of the two .plt expressions;
+// the return address must be at CFA-8; rbp is unchanged or saved at CFA+off. Everything else becomes
+// CFA_NONE (or RBP_UNSUPPORTED) and is counted. Never throws; memory is bounded by `maxRows` and
+// `maxSectionBytes`, time by the sections' size.
 
 import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
@@ -14,6 +14,7 @@ import {
   CfaEvaluator,
   CfaKind,
   RegRule,
+  cfiErrorTotal,
   parseDebugFrame,
   parseEhFrame,
   type CfaProgramError,
@@ -112,6 +113,8 @@ export interface UnwindTableStats {
   unsupported: UnsupportedCounts;
   /** FDEs whose CFA program could not be followed to its end, by reason (rows stop where it broke). */
   programErrors: Record<CfaProgramError, number>;
+  /** All parse errors and program errors together (details below). */
+  errors: number;
   /** Entries skipped while parsing the sections (summed). */
   parseErrors: CfiErrors;
   /** maxRows was reached: the table covers only the FDEs before that point. */
@@ -167,6 +170,7 @@ function emptyStats(): UnwindTableStats {
       cieLimit: 0,
       zeroEntries: 0,
     },
+    errors: 0,
     rowLimitReached: false,
     buildMs: 0,
   };
@@ -415,6 +419,7 @@ export function buildUnwindRows(sections: CfiSection | readonly CfiSection[], op
   }
   if (pendingEnd >= 0 && !writer.append(pendingEnd, CfaRule.NONE, 0, RbpRule.UNCHANGED, 0)) full = true;
   stats.rowLimitReached = full;
+  stats.errors = cfiErrorTotal(stats.parseErrors) + Object.values(stats.programErrors).reduce((a, b) => a + b, 0);
   const rows = writer.finish();
   stats.rows = writer.count;
   stats.bytes = rows.length;

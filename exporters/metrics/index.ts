@@ -19,6 +19,7 @@ export type {
   MetricsSource,
   ProducerStats,
   ProgramStats,
+  UnwinderStats,
 } from './producer.js';
 export { createMetricsExporter } from './exporter.js';
 export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';

@@ -63,6 +63,22 @@ export interface MetricsSource {
   info(): AgentInfo;
   /** hotpath_program_attached{program}: 1 attached, 0 selected but failed to attach. */
   programsAttached?(): Readonly<Record<string, boolean>>;
+  /** The user-stack unwinder's self-metrics; undefined when it is not running. */
+  unwinder?(): UnwinderStats | undefined;
+}
+
+/** Cumulative counts of the in-kernel user-stack walker and the state of its tables. */
+export interface UnwinderStats {
+  /** hotpath_unwind_walks_total{end}: walks by why they ended (outermost frame, read failed, depth...). */
+  walkEnds: Readonly<Record<string, number>>;
+  /** hotpath_unwind_frames_total{method}: frames stepped by table row or by frame pointer. */
+  frames: Readonly<Record<string, number>>;
+  /** hotpath_unwind_table_bytes: kernel memory the tables use. */
+  tableBytes: number;
+  /** hotpath_unwind_table_capacity_bytes: the --unwind-table-memory budget. */
+  capacityBytes: number;
+  /** hotpath_unwind_table_files{state}: files by table state (ready, failed, no_room, building). */
+  files: Readonly<Record<string, number>>;
 }
 
 export interface HotpathMetricProducerOptions {
@@ -82,6 +98,11 @@ export const MetricNames = {
   programRuns: 'hotpath_bpf_program_runs_total',
   info: 'hotpath_info',
   programAttached: 'hotpath_program_attached',
+  unwindWalks: 'hotpath_unwind_walks_total',
+  unwindFrames: 'hotpath_unwind_frames_total',
+  unwindTableBytes: 'hotpath_unwind_table_bytes',
+  unwindTableCapacity: 'hotpath_unwind_table_capacity_bytes',
+  unwindTableFiles: 'hotpath_unwind_table_files',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -215,6 +236,36 @@ export class HotpathMetricProducer implements MetricProducer {
           })),
         };
       });
+    }
+
+    if (this.source.unwinder) {
+      let unwind: UnwinderStats | undefined | null = null;
+      const readUnwind = () => (unwind === null ? (unwind = this.source.unwinder?.()) : unwind);
+      const points = (r: Readonly<Record<string, number>> | undefined, label: string) =>
+        Object.entries(r ?? {}).map(([k, value]) => ({ attributes: { [label]: k }, value }));
+      add(MetricNames.unwindWalks, () =>
+        this.sumMetric(MetricNames.unwindWalks, 'User-stack walks by why they ended.', '', points(readUnwind()?.walkEnds, 'end'), endTime, errors),
+      );
+      add(MetricNames.unwindFrames, () =>
+        this.sumMetric(MetricNames.unwindFrames, 'User frames stepped, by table row or by frame pointer.', '', points(readUnwind()?.frames, 'method'), endTime, errors),
+      );
+      const gauge = (name: string, description: string, unit: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData => ({
+        descriptor: { name, description, unit, valueType: ValueType.INT },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: dataPoints.map((p) => ({ startTime: this.startTime, endTime, ...p })),
+      });
+      add(MetricNames.unwindTableBytes, () => {
+        const u = readUnwind();
+        return gauge(MetricNames.unwindTableBytes, 'Kernel memory the unwind tables use.', 'By', u ? [{ attributes: {}, value: u.tableBytes }] : []);
+      });
+      add(MetricNames.unwindTableCapacity, () => {
+        const u = readUnwind();
+        return gauge(MetricNames.unwindTableCapacity, 'Kernel memory reserved for unwind tables (--unwind-table-memory).', 'By', u ? [{ attributes: {}, value: u.capacityBytes }] : []);
+      });
+      add(MetricNames.unwindTableFiles, () =>
+        gauge(MetricNames.unwindTableFiles, 'Files by unwind table state.', '', points(readUnwind()?.files, 'state')),
+      );
     }
 
     return {

@@ -7,7 +7,7 @@ import { missingPrivileges } from '../../bpf/libbpf.js';
 import { outputFormatOf, writeProfileFile } from '../../windows/output-formats.js';
 import { Symbolizer } from '../../symbolize/index.js';
 import { buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
-import { PROFILE_KINDS, startStackSource, UNWIND_MODES, type ProfileKind, type UnwindMode } from '../../sources/index.js';
+import { PROFILE_KINDS, startStackSource, UNWIND_MODES, type ProfileKind, type StackSource, type UnwindMode, type UnwindStats } from '../../sources/index.js';
 
 const HELP = `Usage: hotpath record [flags]
 
@@ -86,6 +86,7 @@ export const recordCommand: Command = {
     };
 
     const started = Date.now();
+    let unwindLine = '';
     let stop: () => void = () => {};
     const interrupted = new Promise<void>((resolve) => {
       stop = resolve;
@@ -110,6 +111,7 @@ export const recordCommand: Command = {
       }
       source.detach();
       await drain();
+      unwindLine = describeUnwind(source);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -135,11 +137,26 @@ export const recordCommand: Command = {
         `  symbolized: ${share.toFixed(1)}% of frames; unnamed: ${stats.unknownFrames} unknown-region frames, ` +
         `${stats.processesGone} processes gone before symbolization, ${stats.elfErrors} unreadable ELF files, ` +
         `${stats.mapsErrors} unreadable maps\n` +
+        unwindLine +
         `  time: drain ${drainMs.toFixed(0)} ms, symbolize ${symbolizeMs.toFixed(0)} ms, encode+write ${encodeMs.toFixed(0)} ms\n`,
     );
     return 0;
   },
 };
+
+/** One summary line on the user-stack walker, for sources that have it. */
+function describeUnwind(source: StackSource): string {
+  const u = (source as StackSource & { unwindStats?: () => UnwindStats }).unwindStats?.();
+  if (!u) return '';
+  const w = u.walks;
+  const frames = w.step_table + w.step_frame_pointer;
+  const t = u.tables;
+  return (
+    `  unwind: ${frames === 0 ? 0 : ((100 * w.step_table) / frames).toFixed(1)}% of user frames by table, ` +
+    `${w.sample_without_tables} walks before the process had tables; ` +
+    (t ? `tables: ${t.filesReady} files, ${(u.tableBytes / 1048576).toFixed(1)} MiB, ${t.filesFailed} failed, ${t.filesNoRoom} without room\n` : '\n')
+  );
+}
 
 function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
