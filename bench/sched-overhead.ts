@@ -61,6 +61,8 @@ async function hotpathRun(loops: number): Promise<Run> {
         'runqlat sched_wakeup_new': r.runqlat_wakeup_new_btf ?? r.runqlat_wakeup_new_raw,
         'runqlat sched_switch': r.runqlat_switch_btf ?? r.runqlat_switch_raw,
         'offcpu sched_switch': o.offcpu_switch_btf ?? o.offcpu_switch_raw,
+        // Runs on every system call's return: the user-stack walk of blocks past --min-block happens here.
+        'offcpu sys_exit': o.offcpu_sys_exit_btf ?? o.offcpu_sys_exit_raw,
       };
     };
     const before = stats();

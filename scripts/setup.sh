@@ -14,11 +14,12 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-packages=(clang llvm libbpf-dev libbpf1 bpftool gcc make)
+# libc6-dbg: libc's detached symbols (Debian's libc has no .symtab), so C stacks name their libc frames.
+packages=(clang llvm libbpf-dev libbpf1 bpftool gcc make libc6-dbg)
 if [ "$want_tests" = 1 ]; then
   # Real clients and peers: go tool pprof, promtool + prometheus, chromium (playwright-core drives it),
   # workloads (fio, stress-ng, perf bench) and libbpf-tools/bpftrace to compare with.
-  packages+=(golang-go prometheus chromium fio stress-ng linux-perf libbpf-tools bpftrace binutils g++ procps util-linux)
+  packages+=(golang-go prometheus chromium fio stress-ng linux-perf libbpf-tools bpftrace binutils g++ procps util-linux xz-utils)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
