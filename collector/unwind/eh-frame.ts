@@ -143,29 +143,24 @@ export class CfiCursor {
   u8(): number {
     return this.need(1) ? this.buf[this.pos++] : 0;
   }
-  u16(): number {
-    if (!this.need(2)) return 0;
-    const v = this.buf.readUInt16LE(this.pos);
-    this.pos += 2;
+  /** A fixed-size little-endian field read by `read` (one of Buffer's readers); 0 past the end. */
+  private fixed(size: number, read: (this: Buffer, offset: number) => number): number {
+    if (!this.need(size)) return 0;
+    const v = read.call(this.buf, this.pos);
+    this.pos += size;
     return v;
+  }
+  u16(): number {
+    return this.fixed(2, Buffer.prototype.readUInt16LE);
   }
   s16(): number {
-    if (!this.need(2)) return 0;
-    const v = this.buf.readInt16LE(this.pos);
-    this.pos += 2;
-    return v;
+    return this.fixed(2, Buffer.prototype.readInt16LE);
   }
   u32(): number {
-    if (!this.need(4)) return 0;
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
+    return this.fixed(4, Buffer.prototype.readUInt32LE);
   }
   s32(): number {
-    if (!this.need(4)) return 0;
-    const v = this.buf.readInt32LE(this.pos);
-    this.pos += 4;
-    return v;
+    return this.fixed(4, Buffer.prototype.readInt32LE);
   }
   /** Unsigned 64-bit as a number: exact below 2^53, approximate (and > MAX_SAFE) above. */
   u64(): number {
@@ -327,7 +322,7 @@ function skipEncodedPointer(c: CfiCursor, encoding: number, addressSize: number,
   if (Number.isNaN(readPointerFormat(c, encoding & 0x0f, addressSize))) c.ok = false;
 }
 
-function emptyErrors(): CfiErrors {
+export function emptyCfiErrors(): CfiErrors {
   return {
     truncated: 0,
     badLength: 0,
@@ -414,7 +409,7 @@ function parseCfi(kind: CfiKind, data: Buffer, options: CfiParseOptions): CfiSec
   const vaddr = options.vaddr ?? 0;
   const maxFdes = options.maxFdes ?? 1 << 20;
   const maxCies = options.maxCies ?? 1 << 16;
-  const errors = emptyErrors();
+  const errors = emptyCfiErrors();
   const cies: Cie[] = [];
   const cieByOffset = new Map<number, number>();
   const bases: PointerBases = { sectionVaddr: vaddr, textVaddr: options.textVaddr, dataVaddr: options.dataVaddr };
@@ -824,32 +819,17 @@ export class CfaEvaluator {
             break;
           }
           case 0x02: // advance_loc1
-            delta = c.u8();
-            if (c.ok) done = !advance(loc + delta * caf);
-            break;
           case 0x03: // advance_loc2
-            delta = c.u16();
-            if (c.ok) done = !advance(loc + delta * caf);
-            break;
           case 0x04: // advance_loc4
-            delta = c.u32();
-            if (c.ok) done = !advance(loc + delta * caf);
-            break;
           case 0x1d: // MIPS_advance_loc8
-            delta = c.u64();
+            delta = op === 0x02 ? c.u8() : op === 0x03 ? c.u16() : op === 0x04 ? c.u32() : c.u64();
             if (c.ok) done = !advance(loc + delta * caf);
             break;
           case 0x05: // offset_extended
-            reg = c.uleb();
-            setRule(reg, RegRule.OFFSET, c.uleb() * daf, 0);
-            break;
           case 0x11: // offset_extended_sf
-            reg = c.uleb();
-            setRule(reg, RegRule.OFFSET, c.sleb() * daf, 0);
-            break;
           case 0x2f: // GNU_negative_offset_extended
             reg = c.uleb();
-            setRule(reg, RegRule.OFFSET, -c.uleb() * daf, 0);
+            setRule(reg, RegRule.OFFSET, (op === 0x05 ? c.uleb() : op === 0x11 ? c.sleb() : -c.uleb()) * daf, 0);
             break;
           case 0x06: // restore_extended
             restoreRule(c.uleb());
@@ -880,15 +860,9 @@ export class CfaEvaluator {
             v.set(this.stack[--this.depth]);
             break;
           case 0x0c: // def_cfa
-            reg = c.uleb();
-            v[S_CFA_VALUE] = c.uleb();
-            v[S_CFA_REG] = reg;
-            v[S_CFA_KIND] = CfaKind.REG_OFFSET;
-            v[S_CFA_EXPR_LEN] = 0;
-            break;
           case 0x12: // def_cfa_sf
             reg = c.uleb();
-            v[S_CFA_VALUE] = c.sleb() * daf;
+            v[S_CFA_VALUE] = op === 0x0c ? c.uleb() : c.sleb() * daf;
             v[S_CFA_REG] = reg;
             v[S_CFA_KIND] = CfaKind.REG_OFFSET;
             v[S_CFA_EXPR_LEN] = 0;

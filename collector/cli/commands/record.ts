@@ -1,13 +1,14 @@
 // `hotpath record`: one profile of the next N seconds, written to a file.
 import { mergeProfileData, type ProfileData } from '../../../exporters/pprof/index.js';
 import type { Command } from '../command.js';
-import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
-import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
+import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.js';
+import { ErrorCodes, HotpathError } from '../../errors.js';
+import { parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
 import { missingPrivileges } from '../../bpf/libbpf.js';
 import { outputFormatOf, writeProfileFile } from '../../windows/output-formats.js';
 import { Symbolizer } from '../../symbolize/index.js';
 import { buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
-import { PROFILE_KINDS, startStackSource, UNWIND_MODES, type ProfileKind, type StackSource, type UnwindMode, type UnwindStats } from '../../sources/index.js';
+import { PROFILE_KINDS, startStackSource, type ProfileKind, type StackSource, type UnwindStats } from '../../sources/index.js';
 
 const HELP = `Usage: hotpath record [flags]
 
@@ -25,12 +26,7 @@ Flags:
                         .html   interactive flamegraph page
                       (default cpu.pb.gz, or offcpu.pb.gz with --type offcpu)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
-  --unwind dwarf|fp    user stacks: dwarf walks each file's .eh_frame/.debug_frame tables in the kernel (frame
-                       pointers where a file has none, e.g. JIT code), fp frame pointers only (default dwarf)
-  --unwind-table-memory SIZE
-                       kernel memory for the unwind tables (default 32M); least recently used files are
-                       dropped first, and code without a table walks by frame pointer
-  --include-idle      keep samples of the idle task (pid 0)
+${UNWIND_HELP}  --include-idle      keep samples of the idle task (pid 0)
   -h, --help          this help
 
 Needs root, or CAP_BPF + CAP_PERFMON. Prints a progress line on a terminal and a summary on stderr.
@@ -50,8 +46,7 @@ export const recordCommand: Command = {
     pid: { type: 'string', multiple: true },
     output: { type: 'string' },
     'min-block': { type: 'string', default: '1us' },
-    unwind: { type: 'string', default: 'dwarf' },
-    'unwind-table-memory': { type: 'string', default: '32M' },
+    ...UNWIND_OPTIONS,
     'include-idle': { type: 'boolean', default: false },
   },
   async run(values) {
@@ -62,9 +57,7 @@ export const recordCommand: Command = {
     const output = (values.output as string | undefined) ?? `${kind}.pb.gz`;
     outputFormatOf(output);
     const minBlockNs = Math.round(parseDuration('--min-block', values['min-block'] as string) * 1e9);
-    const unwind = parseChoice<UnwindMode>('--unwind', values.unwind as string, UNWIND_MODES);
-    const unwindTableBytes = parseBytes('--unwind-table-memory', values['unwind-table-memory'] as string);
-    if (unwindTableBytes < 1024 * 1024) throw usageError(`invalid value for --unwind-table-memory: ${values['unwind-table-memory']} (at least 1M)`);
+    const { unwind, unwindTableBytes } = parseUnwindFlags(values);
     const includeIdle = values['include-idle'] as boolean;
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);

@@ -3,7 +3,8 @@ import { release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
 import { Agent, PROGRAM_NAMES, type ProgramName } from '../../agent/agent.js';
 import type { Command } from '../command.js';
-import { nowNs, UNWIND_MODES, type UnwindMode } from '../../sources/index.js';
+import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.js';
+import { nowNs } from '../../sources/index.js';
 import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
 import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
 import { HttpServer, MAX_LIVE_SECONDS } from '../../http/index.js';
@@ -28,12 +29,7 @@ Flags:
                        windows are dropped first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
-  --unwind dwarf|fp    user stacks: dwarf walks each file's .eh_frame/.debug_frame tables in the kernel (frame
-                       pointers where a file has none, e.g. JIT code), fp frame pointers only (default dwarf)
-  --unwind-table-memory SIZE
-                       kernel memory for the unwind tables (default 32M); least recently used files are
-                       dropped first, and code without a table walks by frame pointer
-  -h, --help           this help
+${UNWIND_HELP}  -h, --help           this help
 
 Routes:
   /                              index
@@ -63,8 +59,7 @@ export const serveCommand: Command = {
     'retention-memory': { type: 'string', default: '256M' },
     pid: { type: 'string', multiple: true },
     'min-block': { type: 'string', default: '1us' },
-    unwind: { type: 'string', default: 'dwarf' },
-    'unwind-table-memory': { type: 'string', default: '32M' },
+    ...UNWIND_OPTIONS,
   },
   async run(values) {
     const host = values.host as string;
@@ -82,9 +77,7 @@ export const serveCommand: Command = {
     const maxStoreBytes = parseBytes('--retention-memory', values['retention-memory'] as string);
     const pids = parsePids('--pid', values.pid as string[] | undefined);
     const minBlockNs = Math.round(parseDuration('--min-block', values['min-block'] as string) * 1e9);
-    const unwind = parseChoice<UnwindMode>('--unwind', values.unwind as string, UNWIND_MODES);
-    const unwindTableBytes = parseBytes('--unwind-table-memory', values['unwind-table-memory'] as string);
-    if (unwindTableBytes < 1024 * 1024) throw usageError(`invalid value for --unwind-table-memory: ${values['unwind-table-memory']} (at least 1M)`);
+    const { unwind, unwindTableBytes } = parseUnwindFlags(values);
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
