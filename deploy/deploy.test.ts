@@ -1,23 +1,192 @@
-// The deployment files are checked by the real tools that consume them.
+// The deployment files are checked by the real tools that consume them (promtool, systemd-analyze, a YAML
+// parser), and against each other: the unit, the DaemonSet and the image grant the same capabilities and
+// allow the same system calls. That the agent runs under them is collector/bpf/privileges.kernel.test.ts.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  daemonSet, deployDir, dockerfilePath, normalizeCapabilities, seccompProfile, seccompProfilePath, unitPath, unitSyscallAllowList,
+  unitValues,
+} from './deploy-files.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** What the agent needs at start, before it drops the rest (README: Privileges). */
+const CAPABILITIES = ['BPF', 'CHECKPOINT_RESTORE', 'DAC_READ_SEARCH', 'PERFMON', 'SETPCAP', 'SYSLOG', 'SYS_PTRACE'];
+
+/**
+ * System calls `hotpath serve` made under `strace -f` (every program, every route, SIGTERM; Node 20, kernel
+ * 6.18), plus openat2 (files of profiled processes) and V8's memory protection keys.
+ */
+const USED_SYSCALLS = [
+  'accept4', 'access', 'arch_prctl', 'bind', 'bpf', 'brk', 'capget', 'capset', 'clone3', 'close', 'dup3', 'epoll_create1',
+  'epoll_ctl', 'epoll_pwait', 'eventfd2', 'execve', 'exit', 'exit_group', 'faccessat2', 'fcntl', 'fstat', 'fsync', 'futex',
+  'getcwd', 'getdents64', 'getegid', 'geteuid', 'getgid', 'getpid', 'getrandom', 'getsockname', 'gettid', 'getuid', 'ioctl',
+  'listen', 'lseek', 'madvise', 'mmap', 'mprotect', 'munmap', 'newfstatat', 'openat', 'openat2', 'perf_event_open', 'pipe2',
+  'pkey_alloc', 'pkey_free', 'pkey_mprotect', 'prctl', 'pread64', 'prlimit64', 'read', 'readlink', 'rseq', 'rt_sigaction',
+  'rt_sigprocmask', 'rt_sigreturn', 'sched_getaffinity', 'set_robust_list', 'set_tid_address', 'setsockopt', 'shutdown',
+  'socket', 'statx', 'sysinfo', 'uname', 'write', 'writev',
+];
+
+/** Never needed, and each a step out of a compromised agent: refused by both filters. */
+const REFUSED_SYSCALLS = [
+  'ptrace', 'process_vm_writev', 'setns', 'unshare', 'mount', 'umount2', 'pivot_root', 'chroot', 'init_module', 'finit_module',
+  'delete_module', 'kexec_load', 'kexec_file_load', 'reboot', 'swapon', 'open_by_handle_at', 'io_uring_setup', 'keyctl',
+  'add_key', 'setuid', 'setresuid', 'setgroups', 'mknod', 'mknodat', 'userfaultfd', 'iopl', 'ioperm',
+];
+
+function mebibytes(size: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|K|M|G)?$/.exec(size);
+  if (!m) throw new Error(`not a size: ${size}`);
+  const unit = { Ki: 1 / 1024, K: 1 / 1024, Mi: 1, M: 1, Gi: 1024, G: 1024 }[m[2] ?? 'Mi']!;
+  return Number(m[1]) * unit;
+}
 
 describe('deploy/', () => {
   it('prometheus.yml passes promtool check config', () => {
-    const out = execFileSync('promtool', ['check', 'config', join(here, 'prometheus.yml')], { encoding: 'utf8', stdio: 'pipe' });
+    const out = execFileSync('promtool', ['check', 'config', join(deployDir, 'prometheus.yml')], { encoding: 'utf8', stdio: 'pipe' });
     expect(out).toMatch(/SUCCESS/);
   });
 
   it('the systemd unit and the DaemonSet run the agent on the contract port and probe /healthz', () => {
-    const unit = readFileSync(join(here, 'hotpath.service'), 'utf8');
+    const unit = readFileSync(unitPath, 'utf8');
     expect(unit).toMatch(/^ExecStart=.*cli\.js serve .*--port 9464/m);
-    const ds = readFileSync(join(here, 'kubernetes', 'daemonset.yaml'), 'utf8');
+    const ds = readFileSync(join(deployDir, 'kubernetes', 'daemonset.yaml'), 'utf8');
     expect(ds).toMatch(/hostPID: true/);
     expect(ds).toMatch(/path: \/healthz/);
+  });
+});
+
+describe('deploy/hotpath.service', () => {
+  it('passes systemd-analyze verify', () => {
+    // Prints nothing and exits 0 for a good unit; a warning (unknown key, bad value) goes to stderr.
+    const out = execFileSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out.trim()).toBe('');
+  });
+
+  it('rates OK in systemd-analyze security (overall exposure under 4 of 10)', () => {
+    const out = execFileSync('systemd-analyze', ['security', '--offline=yes', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const exposure = Number(/Overall exposure level for hotpath\.service: ([\d.]+)/.exec(out)?.[1]);
+    expect(exposure).toBeLessThan(4);
+  });
+
+  it('runs as a transient non-root user with exactly the capabilities the agent needs, CAP_SYS_ADMIN not among them', () => {
+    expect(unitValues('DynamicUser')).toEqual(['yes']);
+    expect(unitValues('User')).toEqual([]);
+    const ambient = unitValues('AmbientCapabilities').join(' ').split(/\s+/);
+    const bounding = unitValues('CapabilityBoundingSet').join(' ').split(/\s+/);
+    expect(normalizeCapabilities(ambient)).toEqual(CAPABILITIES);
+    expect(normalizeCapabilities(bounding)).toEqual(CAPABILITIES);
+    expect(unitValues('NoNewPrivileges')).toEqual(['yes']);
+  });
+
+  it('closes devices, address families, the file system and the kernel knobs', () => {
+    expect(unitValues('DevicePolicy')).toEqual(['closed']);
+    expect(unitValues('PrivateDevices')).toEqual(['yes']);
+    expect(unitValues('RestrictAddressFamilies')).toEqual(['AF_INET AF_INET6 AF_UNIX']);
+    expect(unitValues('ProtectSystem')).toEqual(['strict']);
+    expect(['yes', 'read-only']).toContain(unitValues('ProtectHome')[0]);
+    expect(unitValues('SystemCallArchitectures')).toEqual(['native']);
+    expect(unitValues('SystemCallErrorNumber')).toEqual(['EPERM']);
+    // Settings that would break the agent: see the unit's comments.
+    for (const key of ['ProtectKernelLogs', 'MemoryDenyWriteExecute', 'PrivateUsers', 'ProtectProc', 'ProcSubset', 'PrivateNetwork']) {
+      expect(unitValues(key), key).toEqual([]);
+    }
+  });
+
+  it('allows the system calls the agent makes and refuses the ones it never needs', () => {
+    const allowed = unitSyscallAllowList();
+    expect(USED_SYSCALLS.filter((s) => !allowed.has(s))).toEqual([]);
+    expect(REFUSED_SYSCALLS.filter((s) => allowed.has(s))).toEqual([]);
+  });
+
+  it('bounds memory above the measured peak (agent budget, BPF maps, table builder), as the DaemonSet does', () => {
+    const max = mebibytes(unitValues('MemoryMax')[0]);
+    expect(max).toBeGreaterThanOrEqual(343 * 1.25);
+    expect(mebibytes(unitValues('MemoryHigh')[0])).toBeLessThan(max);
+    const limits = daemonSet().spec.template.spec.containers[0].resources?.limits ?? {};
+    expect(mebibytes(limits.memory)).toBe(max);
+  });
+});
+
+describe('deploy/kubernetes/daemonset.yaml', () => {
+  const ds = daemonSet();
+  const pod = ds.spec.template.spec;
+
+  it('parses as a DaemonSet in the host pid namespace without the API token', () => {
+    expect(ds.kind).toBe('DaemonSet');
+    expect(pod.hostPID).toBe(true);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.containers.length).toBeGreaterThan(0);
+  });
+
+  it('runs no container privileged: capabilities dropped but for the unit\'s, no escalation, read-only root', () => {
+    for (const c of pod.containers) {
+      const sc = c.securityContext ?? {};
+      expect(sc.privileged ?? false, c.name).toBe(false);
+      expect(sc.allowPrivilegeEscalation, c.name).toBe(false);
+      expect(sc.readOnlyRootFilesystem, c.name).toBe(true);
+      expect(sc.capabilities?.drop, c.name).toEqual(['ALL']);
+      expect(normalizeCapabilities(sc.capabilities?.add ?? []), c.name).toEqual(CAPABILITIES);
+    }
+  });
+
+  it('confines it with a Localhost seccomp profile shipped beside it, allowing what the unit allows', () => {
+    const profile = seccompProfile();
+    expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(profile.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_AARCH64']);
+    const names = new Set(profile.syscalls.filter((s) => s.action === 'SCMP_ACT_ALLOW').flatMap((s) => s.names));
+    expect(USED_SYSCALLS.filter((s) => !names.has(s))).toEqual([]);
+    expect(REFUSED_SYSCALLS.filter((s) => names.has(s))).toEqual([]);
+    // The same list as the unit's filter, for the system calls x86-64 has (the profile leaves out the unit's
+    // names of 32-bit and other architectures' calls).
+    const unit = unitSyscallAllowList();
+    const x86 = new Set(readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8').match(/(?<=#define __NR_)[a-z0-9_]+/g));
+    expect([...names].filter((n) => !unit.has(n))).toEqual([]);
+    expect([...unit].filter((n) => x86.has(n) && !names.has(n))).toEqual([]);
+    expect(existsSync(seccompProfilePath())).toBe(true);
+  });
+
+  it('asks for as much memory as it limits, and probes /healthz with timeouts shorter than the period', () => {
+    for (const c of pod.containers) {
+      expect(c.resources?.requests?.memory).toBe(c.resources?.limits?.memory);
+      for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
+        expect(probe?.httpGet?.path).toBe('/healthz');
+        expect(probe?.timeoutSeconds).toBeGreaterThan(0);
+        expect(probe!.timeoutSeconds!).toBeLessThan(probe!.periodSeconds!);
+      }
+      // Restarted only after draining has stalled for minutes, not on one slow answer.
+      expect(c.livenessProbe!.periodSeconds! * c.livenessProbe!.failureThreshold!).toBeGreaterThanOrEqual(120);
+    }
+  });
+
+  it('mounts from the host only kernel BTF, read-only', () => {
+    const hostPaths = (pod.volumes ?? []).filter((v) => v.hostPath);
+    expect(hostPaths.map((v) => v.hostPath!.path)).toEqual(['/sys/kernel/btf']);
+    for (const c of pod.containers) {
+      for (const m of c.volumeMounts ?? []) {
+        if (hostPaths.some((v) => v.name === m.name)) expect(m.readOnly, m.mountPath).toBe(true);
+      }
+    }
+  });
+});
+
+describe('deploy/Dockerfile', () => {
+  const text = readFileSync(dockerfilePath, 'utf8');
+
+  it('builds on a Node.js LTS image (an even major from 22 on)', () => {
+    const image = /^ARG NODE_IMAGE=node:(\d+)-\S+$/m.exec(text);
+    expect(image).not.toBeNull();
+    const major = Number(image![1]);
+    expect(major % 2).toBe(0);
+    expect(major).toBeGreaterThanOrEqual(22);
+    expect(text.match(/^FROM \$\{NODE_IMAGE\}/gm)?.length).toBe(2);
+  });
+
+  it('documents a docker run with the DaemonSet\'s capabilities and seccomp profile', () => {
+    const caps = [...text.matchAll(/--cap-add=([A-Z_]+)/g)].map((m) => m[1]);
+    expect(normalizeCapabilities(caps)).toEqual(CAPABILITIES);
+    expect(text).toContain('--cap-drop=ALL');
+    const seccomp = /--security-opt seccomp=(\S+)/.exec(text)?.[1];
+    expect(seccomp && join(deployDir, '..', seccomp)).toBe(seccompProfilePath());
   });
 });

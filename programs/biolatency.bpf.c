@@ -6,7 +6,8 @@
  * without -Q). block_io_start/block_io_done (6.5+) bracket the accounted I/O from allocation instead,
  * queueing included, so they are not used.
  * Both hooks exist as tp_btf and raw_tp twins; user space loads one set. Completion may run in interrupt
- * context: everything taken from the request, nothing from `current`. */
+ * context: everything taken from the request, nothing from `current`. A request whose start time or
+ * histogram finds no room is counted in `lost`, on that path only. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -22,6 +23,7 @@ const volatile struct biolatency_config bio_config = {};
 
 HASH_MAP(start, __u64 /* struct request * */, __u64, START_ENTRIES);
 PERCPU_HASH_MAP(hists, struct bio_hist_key, struct log2_hist, HIST_ENTRIES);
+LOST_COUNTERS_MAP(lost, BIOLATENCY_LOST_REASONS);
 
 /* request::rq_disk was replaced by request::q->disk in 5.17 (commit f3fa33acca9f, "block: remove the
  * ->rq_disk field in struct request"). */
@@ -51,7 +53,8 @@ static __always_inline void issue(struct request *rq)
 {
 	__u64 key = (__u64)rq, now = bpf_ktime_get_ns();
 
-	bpf_map_update_elem(&start, &key, &now, BPF_ANY);
+	if (bpf_map_update_elem(&start, &key, &now, BPF_ANY) != 0)
+		count_lost(&lost, BIOLATENCY_LOST_START_MAP_FULL);
 }
 
 static __always_inline void complete(struct request *rq)
@@ -81,8 +84,10 @@ static __always_inline void complete(struct request *rq)
 
 		bpf_map_update_elem(&hists, &hk, &zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(&hists, &hk);
-		if (!h)
+		if (!h) {
+			count_lost(&lost, BIOLATENCY_LOST_HIST_MAP_FULL);
 			return;
+		}
 	}
 	log2_hist_add(h, delta);
 }

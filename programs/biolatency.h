@@ -18,6 +18,13 @@ struct bio_hist_key {
 	__u32 op; /* enum bio_op */
 };
 
+/* Requests not measured. Indexes the `lost` per-CPU array. */
+enum biolatency_lost_reason {
+	BIOLATENCY_LOST_START_MAP_FULL = 0, /* more requests in flight than the start-time hash holds */
+	BIOLATENCY_LOST_HIST_MAP_FULL = 1,  /* more (disk, operation) pairs than the histogram hash holds */
+	BIOLATENCY_LOST_REASONS = 2,
+};
+
 /* Read-only settings, written into .rodata before load. */
 struct biolatency_config {
 	/* Index of `struct request *` in block_rq_issue's arguments: 1 before Linux 5.11 (commit a54895fa,

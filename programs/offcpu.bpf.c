@@ -15,7 +15,10 @@
  * window g+1 is drained, before window g+3 reuses it. A thread blocked across two flips keeps its time but
  * loses its stacks (counted as lost: stack_expired).
  *
- * Handlers come as tp_btf (direct reads, task storage) and raw_tp (probe reads, hash by tid) twins. */
+ * Handlers come as tp_btf (direct reads, task storage) and raw_tp (probe reads, hash by tid) twins. The raw_tp
+ * hash holds a thread's record while it is off CPU (or its block waits for sys_exit); the record an exiting
+ * thread leaves at its last switch-out is deleted when its task is freed (sched_process_free). A block whose
+ * start cannot be recorded (hash full, no task storage) is counted in `lost`, on that path only. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -114,29 +117,40 @@ static __always_inline void account(struct offcpu_start *s, __u64 delta, __u64 u
 }
 
 /* sched_switch(preempt, prev, next): prev leaves the CPU, next comes back to it. Start records live in task
- * storage for tp_btf, in a hash by tid (written from a copy on the stack) for raw_tp. */
+ * storage for tp_btf, in a hash by tid for raw_tp (a thread's first record inserted from a copy on the stack,
+ * an existing one changed in place). */
 static __always_inline int on_switch(u64 *ctx, bool direct)
 {
 	struct task_struct *prev = (struct task_struct *)ctx[1], *next;
 	__u64 now = bpf_ktime_get_ns(), delta;
 	struct offcpu_start *s, fresh = {};
 	__u32 tid = TASK_FIELD(direct, prev, pid);
+	bool insert = false;
 
 	if (tid != 0 && pid_selected(&offcpu_config.filter, TASK_FIELD(direct, prev, tgid))) {
-		s = direct ? bpf_task_storage_get(&start_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE)
-			   : bpf_map_lookup_elem(&start_tid, &tid);
-		if (!s)
-			s = &fresh;
-		/* The last block never reached a sys_exit: add it without its user stack. */
-		if (s->pending_ns) {
-			account(s, s->pending_ns, 0, TASK_FIELD(direct, prev, tgid), tid, prev->comm, direct);
-			count_lost(&lost, OFFCPU_LOST_USER_STACK_OUTSIDE_SYSCALL);
-			s->pending_ns = 0;
+		if (direct) {
+			s = bpf_task_storage_get(&start_task, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (!s)
+				count_lost(&lost, OFFCPU_LOST_TASK_STORAGE);
+		} else {
+			s = bpf_map_lookup_elem(&start_tid, &tid);
+			if (!s) {
+				s = &fresh;
+				insert = true;
+			}
 		}
-		capture_kernel_stack(ctx, s);
-		s->ts = now;
-		if (!direct)
-			bpf_map_update_elem(&start_tid, &tid, s, BPF_ANY);
+		if (s) {
+			/* The last block never reached a sys_exit: add it without its user stack. */
+			if (s->pending_ns) {
+				account(s, s->pending_ns, 0, TASK_FIELD(direct, prev, tgid), tid, prev->comm, direct);
+				count_lost(&lost, OFFCPU_LOST_USER_STACK_OUTSIDE_SYSCALL);
+				s->pending_ns = 0;
+			}
+			capture_kernel_stack(ctx, s);
+			s->ts = now;
+			if (insert && bpf_map_update_elem(&start_tid, &tid, s, BPF_ANY) != 0)
+				count_lost(&lost, OFFCPU_LOST_START_MAP_FULL);
+		}
 	}
 	next = (struct task_struct *)ctx[2];
 	tid = TASK_FIELD(direct, next, pid);
@@ -211,7 +225,25 @@ static __always_inline int on_sys_exit(u64 *ctx, bool direct)
 	return 0;
 }
 
+/* sched_process_free(p): raw_tp deletes the record the thread left at its last switch-out, which no switch-in
+ * ends; without this every exiting thread kept an entry (the hash filled up after RAW_START_ENTRIES exits, and
+ * a reused tid took the dead thread's start as a long block). Not at sched_process_exit: an exiting thread
+ * still blocks and switches out after it, the last time in do_task_dead(). The task is freed an RCU grace
+ * period after that last switch. tp_btf's task storage goes with the task: nothing to do. */
+static __always_inline int on_free(u64 *ctx, bool direct)
+{
+	struct task_struct *p = (struct task_struct *)ctx[0];
+	__u32 tid;
+
+	if (direct)
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	bpf_map_delete_elem(&start_tid, &tid);
+	return 0;
+}
+
 TRACEPOINT_TWINS(sched_switch, offcpu_switch, on_switch)
 TRACEPOINT_TWINS(sys_exit, offcpu_sys_exit, on_sys_exit)
+TRACEPOINT_TWINS(sched_process_free, offcpu_free, on_free)
 
 char LICENSE[] SEC("license") = "GPL";

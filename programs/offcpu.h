@@ -30,7 +30,9 @@ enum offcpu_lost_reason {
 	OFFCPU_LOST_STACK_EXPIRED = 3,  /* blocked over two windows: stacks were recycled, time kept without them */
 	OFFCPU_LOST_USER_STACK_OUTSIDE_SYSCALL = 4, /* the block did not end in a system call (page fault,
 						   * preemption): time kept, user stack not walked */
-	OFFCPU_LOST_REASONS = 5,
+	OFFCPU_LOST_START_MAP_FULL = 5, /* raw_tp: the start-record hash by tid was full: the block is not seen */
+	OFFCPU_LOST_TASK_STORAGE = 6,   /* tp_btf: no task storage (out of memory, or busy on this CPU) */
+	OFFCPU_LOST_REASONS = 7,
 };
 
 /* Read-only settings, written into .rodata before load: 272 bytes. */

@@ -4,7 +4,8 @@
  *
  * Each handler exists twice: tp_btf (BTF-typed arguments read directly, start times in task storage: the
  * cheapest) and raw_tp (probe reads, start times in a hash keyed by thread id), for kernels whose tp_btf or
- * task storage does not load. User space loads the tp_btf set and falls back to the raw_tp set. */
+ * task storage does not load. User space loads the tp_btf set and falls back to the raw_tp set.
+ * A start time that cannot be kept (hash full, no task storage) is counted in `lost`, on that path only. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -22,6 +23,7 @@ struct runq_start {
 TASK_STORAGE_MAP(start_task, struct runq_start);
 HASH_MAP(start_tid, __u32, __u64, RAW_START_ENTRIES);
 PERCPU_ARRAY_MAP(hist, struct log2_hist, 1);
+LOST_COUNTERS_MAP(lost, RUNQLAT_LOST_REASONS);
 
 /* task_struct::state was renamed __state in 5.14 (commit 2f064a59a11f, "sched: Change task_struct::state"). */
 struct task_struct___pre514 {
@@ -57,8 +59,10 @@ static __always_inline void enqueue(struct task_struct *p, __u64 now, bool direc
 		s = bpf_task_storage_get(&start_task, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (s)
 			s->ts = now;
-	} else {
-		bpf_map_update_elem(&start_tid, &tid, &now, BPF_ANY);
+		else
+			count_lost(&lost, RUNQLAT_LOST_TASK_STORAGE);
+	} else if (bpf_map_update_elem(&start_tid, &tid, &now, BPF_ANY) != 0) {
+		count_lost(&lost, RUNQLAT_LOST_START_MAP_FULL);
 	}
 }
 

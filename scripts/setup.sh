@@ -20,6 +20,9 @@ if [ "$want_tests" = 1 ]; then
   # Real clients and peers: go tool pprof, promtool + prometheus, chromium (playwright-core drives it),
   # workloads (fio, stress-ng, perf bench) and libbpf-tools/bpftrace to compare with.
   packages+=(golang-go prometheus chromium fio stress-ng linux-perf libbpf-tools bpftrace binutils g++ procps util-linux xz-utils)
+  # The deploy files are checked by real tools: systemd-analyze, Debian's python3 with PyYAML, libseccomp (the
+  # unit's and the DaemonSet's system call filters applied to a real agent), strace.
+  packages+=(systemd python3 python3-yaml libseccomp2 strace)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -1,7 +1,7 @@
 // The agent behind `hotpath serve`: loads and attaches the selected programs once, drains them every window,
 // symbolizes the stack windows into bounded stores, and answers queries for live and retained profiles.
-import { filterByPid, mergeProfileData, type ProfileData } from '../../exporters/pprof/index.js';
-import { Log2Recorder, type HistogramSeries, type MetricsSource, type UnwinderStats } from '../../exporters/metrics/index.js';
+import type { PprofHeader, ProfileData } from '../../exporters/pprof/index.js';
+import { Log2Recorder, type HistogramSeries, type MemoryStats, type MetricsSource, type UnwinderStats } from '../../exporters/metrics/index.js';
 import type { UnwindCounter } from '../layouts/unwind.js';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import {
@@ -19,7 +19,8 @@ import {
 } from '../sources/index.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
-import { WindowStore } from '../windows/window-store.js';
+import { WindowStore, type WindowDropReason } from '../windows/window-store.js';
+import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
 export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
@@ -29,8 +30,13 @@ export interface AgentOptions {
   programs: ProgramName[];
   windowSeconds: number;
   retentionSeconds: number;
-  /** Memory bound of each kind's retained store. */
-  maxStoreBytes: number;
+  /**
+   * The agent's memory budget (--memory-limit), split between retained history and symbol caches (see
+   * memory-budget.ts). Default DEFAULT_MEMORY_LIMIT_BYTES.
+   */
+  memoryLimitBytes?: number;
+  /** Memory bound of each kind's retained store (--retention-memory); default: its share of memoryLimitBytes. */
+  maxStoreBytes?: number;
   pids: number[];
   minBlockNs: number;
   /** CPU: how user stacks are walked (default dwarf) and the kernel memory for unwind tables. */
@@ -47,20 +53,49 @@ export interface ProgramStatus {
   error?: string;
 }
 
+/** A stack profile's drains: only a window drained, symbolized and stored counts as a success. */
+interface DrainHealth {
+  lastSuccessNs: bigint;
+  consecutiveFailures: number;
+  lastError?: string;
+}
+
+/** Why a window never reached the store (the store's own drops are counted by the store). */
+type LostWindowReason = 'drain_error' | 'symbolize_error';
+
+/** /healthz turns unhealthy after this many failed drains in a row (or no successful drain for 3 windows). */
+export const UNHEALTHY_AFTER_FAILED_DRAINS = 3;
+
+/**
+ * What a profile request reads: the windows of one profile type and the span asked for (clamped to what is
+ * retained). The windows are the store's own objects, read-only; building the profile is the reader's job.
+ */
+export interface ProfileSelection {
+  kind: ProfileKind;
+  header: PprofHeader;
+  fromNs: bigint;
+  toNs: bigint;
+  /** Keep only these processes (empty: all). */
+  pids: number[];
+  windows: ProfileData[];
+}
+
 export class Agent {
   readonly options: AgentOptions;
   readonly statuses: ProgramStatus[] = [];
   private readonly sources = new Map<ProfileKind, StackSource>();
   private readonly stores = new Map<ProfileKind, WindowStore>();
   private readonly latency = new Map<LatencyKind, LatencySource>();
-  private readonly symbolizer = new Symbolizer();
+  private readonly symbolizer: Symbolizer;
+  readonly memory: MemoryBudget;
   private readonly drainDurations = new Log2Recorder();
   private readonly lost = new Map<string, number>();
+  private readonly drainHealth = new Map<ProfileKind, DrainHealth>();
+  private readonly windowsLost = new Map<ProfileKind, Record<LostWindowReason, number>>();
   private timer: NodeJS.Timeout | null = null;
   private reading: Promise<unknown> = Promise.resolve();
   private storing: Promise<unknown> = Promise.resolve();
   private lastDrainNs = 0n;
-  private drainErrors = 0;
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly log: (line: string) => void;
@@ -68,6 +103,12 @@ export class Agent {
   private constructor(options: AgentOptions) {
     this.options = options;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const profiles = options.programs.filter((p) => p === 'cpu' || p === 'offcpu').length;
+    this.memory = splitMemoryBudget(options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES, {
+      profiles,
+      retentionMemoryBytes: options.maxStoreBytes,
+    });
+    this.symbolizer = new Symbolizer({ maxCacheBytes: this.memory.symbolCacheBytes });
   }
 
   /** Starts every selected program; one that fails is reported and the others keep running. */
@@ -90,7 +131,9 @@ export class Agent {
             log: agent.log,
           });
           agent.sources.set(program, source);
-          agent.stores.set(program, new WindowStore({ retentionNs, maxBytes: options.maxStoreBytes }));
+          agent.stores.set(program, new WindowStore({ retentionNs, maxBytes: agent.memory.historyBytesPerProfile }));
+          agent.drainHealth.set(program, { lastSuccessNs: nowNs(), consecutiveFailures: 0 });
+          agent.windowsLost.set(program, { drain_error: 0, symbolize_error: 0 });
         } else {
           agent.latency.set(program, startLatencySource(program));
         }
@@ -139,8 +182,7 @@ export class Agent {
       try {
         out.push({ kind, window: await source.drain() });
       } catch (err) {
-        this.drainErrors++;
-        this.log(`hotpath serve: drain ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+        this.drainFailed(kind, 'drain_error', `drain ${kind}: ${err instanceof Error ? err.message : String(err)}`);
       }
       this.drainDurations.record(process.hrtime.bigint() - t0);
     }
@@ -159,36 +201,74 @@ export class Agent {
         const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
         this.stores.get(kind)?.add(data, w.endNs);
       } catch (err) {
-        this.drainErrors++;
-        this.log(`hotpath serve: symbolize ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+        // The whole window is gone: every sample in it is lost, not one error.
+        const key = `${kind}_symbolize_error`;
+        this.lost.set(key, (this.lost.get(key) ?? 0) + w.samples.reduce((a, s) => a + s.count, 0));
+        this.drainFailed(kind, 'symbolize_error', `symbolize ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      const h = this.drainHealth.get(kind);
+      if (h) {
+        h.lastSuccessNs = nowNs();
+        h.consecutiveFailures = 0;
       }
     }
     this.lastDrainNs = nowNs();
     return boundaries;
   }
 
-  /** The merged profile of retained windows overlapping [fromNs, toNs). */
-  history(kind: ProfileKind, fromNs: bigint, toNs: bigint, pids: number[]): ProfileData {
-    const store = this.storeOf(kind);
-    return this.merge(kind, store.overlapping(fromNs, toNs).map((w) => w.data), fromNs, toNs, pids);
+  /** A window that never reached its store: counted, logged, and held against /healthz until a drain succeeds. */
+  private drainFailed(kind: ProfileKind, reason: LostWindowReason, message: string): void {
+    const lost = this.windowsLost.get(kind);
+    if (lost) lost[reason]++;
+    const h = this.drainHealth.get(kind);
+    if (h) {
+      h.consecutiveFailures++;
+      h.lastError = message.split('\n')[0];
+    }
+    this.log(`hotpath serve: ${message}`);
   }
 
-  /** A profile of the next `seconds`, as Go's /debug/pprof/profile does. Aborts when `signal` fires. */
-  async live(kind: ProfileKind, seconds: number, pids: number[], signal?: AbortSignal): Promise<ProfileData> {
+  /**
+   * The retained windows overlapping [fromNs, toNs), for a request to build its profile from (a slice at a
+   * time, off this call). The span is clamped to what is retained: from=0&to=9999999999 reads the store once.
+   */
+  history(kind: ProfileKind, fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection {
+    const store = this.storeOf(kind);
+    const now = nowNs();
+    const oldest = store.oldestStartNs ?? now;
+    const from = fromNs > oldest ? fromNs : oldest;
+    let to = toNs < now ? toNs : now;
+    if (to < from) to = from;
+    return this.select(kind, store.overlapping(fromNs, toNs).map((w) => w.data), from, to, pids);
+  }
+
+  /**
+   * The windows of the next `seconds`, as Go's /debug/pprof/profile does. When `signal` aborts, rejects with its
+   * reason at once (a cut in progress finishes for the store; its window is not wasted) and holds no timer.
+   */
+  async live(kind: ProfileKind, seconds: number, pids: number[], signal?: AbortSignal): Promise<ProfileSelection> {
     const store = this.storeOf(kind);
     const boundaryOf = async () => (await this.cut()).get(kind) ?? nowNs();
+    signal?.throwIfAborted();
     const from = await boundaryOf();
+    signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       // Measured from the boundary, not from when the first cut finished symbolizing.
       const remainingMs = Number(from + BigInt(Math.round(seconds * 1e9)) - nowNs()) / 1e6;
-      const t = setTimeout(resolve, Math.max(0, remainingMs));
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         clearTimeout(t);
-        reject(new Error('request aborted'));
-      });
+        reject(signal?.reason);
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, remainingMs));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     const to = await boundaryOf();
-    return this.merge(kind, store.within(from, to).map((w) => w.data), from, to, pids);
+    signal?.throwIfAborted();
+    return this.select(kind, store.within(from, to).map((w) => w.data), from, to, pids);
   }
 
   oldestRetainedNs(kind: ProfileKind): bigint | undefined {
@@ -202,25 +282,36 @@ export class Agent {
     return store;
   }
 
-  private merge(kind: ProfileKind, parts: ProfileData[], fromNs: bigint, toNs: bigint, pids: number[]): ProfileData {
-    let data: ProfileData =
-      parts.length > 0
-        ? mergeProfileData(parts)
-        : { ...sampleTypesOf(kind, this.options.hz), timeNanos: fromNs, durationNanos: toNs - fromNs, samples: [] };
-    if (pids.length > 0) data = filterByPid(data, pids);
-    return data;
+  private select(kind: ProfileKind, windows: ProfileData[], fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection {
+    return { kind, header: sampleTypesOf(kind, this.options.hz), fromNs, toNs, pids, windows };
   }
 
-  /** Healthy while every selected program is attached and windows are being drained on time. */
+  /**
+   * Healthy while a program is attached and every stack profile is drained on time: unhealthy once one has
+   * failed UNHEALTHY_AFTER_FAILED_DRAINS drains in a row or had no successful drain (drained, symbolized and
+   * stored) for three windows. Failed drains are named in the reason either way.
+   */
   health(): { ok: boolean; reason: string } {
     const failed = this.statuses.filter((s) => !s.attached).map((s) => s.program);
     if (this.attachedPrograms.length === 0) return { ok: false, reason: 'no program is attached' };
+    const now = nowNs();
     const lateNs = BigInt(Math.round(this.options.windowSeconds * 3e9));
-    if (nowNs() - this.lastDrainNs > lateNs) return { ok: false, reason: 'draining has stalled' };
-    return {
-      ok: true,
-      reason: `attached: ${this.attachedPrograms.join(', ')}${failed.length ? `; not attached: ${failed.join(', ')}` : ''}`,
-    };
+    const failing: string[] = [];
+    let stalled = now - this.lastDrainNs > lateNs;
+    for (const [kind, h] of this.drainHealth) {
+      const late = now - h.lastSuccessNs > lateNs;
+      if (late || h.consecutiveFailures >= UNHEALTHY_AFTER_FAILED_DRAINS) stalled = true;
+      if (h.consecutiveFailures > 0) {
+        const n = h.consecutiveFailures;
+        failing.push(`${kind}: the last ${n} drain${n === 1 ? '' : 's'} failed (${h.lastError})`);
+      } else if (late) {
+        failing.push(`${kind}: no drain for ${Number((now - h.lastSuccessNs) / 1_000_000n) / 1000} s`);
+      }
+    }
+    const attached = `attached: ${this.attachedPrograms.join(', ')}${failed.length ? `; not attached: ${failed.join(', ')}` : ''}`;
+    const failures = failing.length ? `; ${failing.join('; ')}` : '';
+    if (stalled) return { ok: false, reason: `draining has stalled${failures}; ${attached}` };
+    return { ok: true, reason: `${attached}${failures}` };
   }
 
   metricsSource(): MetricsSource {
@@ -229,10 +320,13 @@ export class Agent {
       blockIoLatency: (): HistogramSeries[] => this.latency.get('biolatency')?.series() ?? [],
       drainDurations: (): HistogramSeries[] => [{ attributes: {}, histogram: this.drainDurations.snapshot() }],
       samplesLost: () => {
-        const out: Record<string, number> = { drain_error: this.drainErrors };
+        const out: Record<string, number> = {};
         for (const [k, v] of this.lost) out[k] = v;
+        for (const l of this.latency.values()) Object.assign(out, l.lost());
         return out;
       },
+      windowsDropped: () => this.windowsDropped(),
+      memory: () => this.memoryStats(),
       programStats: () => {
         const stats = [];
         for (const s of [...this.sources.values(), ...this.latency.values()]) stats.push(...s.programStats());
@@ -241,6 +335,41 @@ export class Agent {
       info: () => ({ version: this.options.version, kernel: this.options.kernel }),
       programsAttached: () => Object.fromEntries(this.statuses.map((s) => [s.program, s.attached])),
       unwinder: () => this.unwinderStats(),
+    };
+  }
+
+  /** hotpath_windows_dropped_total: every window of a stack profile that is gone, by why. */
+  private windowsDropped(): { profile: string; reason: WindowDropReason | LostWindowReason; windows: number }[] {
+    const out: { profile: string; reason: WindowDropReason | LostWindowReason; windows: number }[] = [];
+    for (const [kind, lost] of this.windowsLost) {
+      for (const [reason, windows] of Object.entries(lost)) out.push({ profile: kind, reason: reason as LostWindowReason, windows });
+      const store = this.stores.get(kind);
+      if (!store) continue;
+      for (const [reason, windows] of Object.entries(store.dropped)) out.push({ profile: kind, reason: reason as WindowDropReason, windows });
+    }
+    return out;
+  }
+
+  /** The memory budget's parts: what each may hold, holds now, and has evicted to stay within it. */
+  private memoryStats(): MemoryStats {
+    let historyBytes = 0;
+    let historyEvictions = 0;
+    for (const store of this.stores.values()) {
+      historyBytes += store.size.bytes;
+      historyEvictions += store.dropped.memory;
+    }
+    return {
+      limitBytes: this.memory.limitBytes,
+      residentBytes: process.memoryUsage.rss(),
+      parts: [
+        { part: 'history', budgetBytes: this.memory.historyBytes, usedBytes: historyBytes, evictions: historyEvictions },
+        {
+          part: 'symbols',
+          budgetBytes: this.memory.symbolCacheBytes,
+          usedBytes: this.symbolizer.bytesUsed,
+          evictions: this.symbolizer.stats.elfEvictions + this.symbolizer.stats.pidsEvictedOverCap,
+        },
+      ],
     };
   }
 

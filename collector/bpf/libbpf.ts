@@ -423,6 +423,35 @@ export function closeFd(fd: number): void {
   if (fd >= 0) c.close(fd);
 }
 
+const SYS_OPENAT2: Record<string, number> = { x64: 437, arm64: 437 };
+const OPEN_HOW_SIZE = 24; // struct open_how { u64 flags; u64 mode; u64 resolve; }
+const RESOLVE_NO_MAGICLINKS = 0x02;
+const RESOLVE_IN_ROOT = 0x10;
+const EAGAIN = 11;
+const ENOSYS = 38;
+
+/**
+ * openInRoot opens `path` relative to the directory `rootFd` as if `rootFd` were `/`: absolute symlinks and
+ * `..` never leave it (RESOLVE_IN_ROOT) and /proc magic links are refused (RESOLVE_NO_MAGICLINKS), checked
+ * by the kernel at each step, so a directory swapped for a symlink meanwhile cannot lead outside. Requires
+ * openat2 (Linux 5.6). `flags` are open(2) flags (the caller adds O_CLOEXEC). Returns the fd, or -errno
+ * (-ENOSYS where openat2 is missing). Never throws.
+ */
+export function openInRoot(rootFd: number, path: string, flags: number): number {
+  const nr = SYS_OPENAT2[process.arch];
+  if (nr === undefined) return -ENOSYS;
+  const how = Buffer.alloc(OPEN_HOW_SIZE);
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
+  // EAGAIN: a rename or mount raced with a scoped lookup; the kernel asks for a retry.
+  for (let attempt = 0; ; attempt++) {
+    const fd = Number(c.syscall(nr, 'int', rootFd, 'const char *', path, 'void *', how, 'unsigned long', OPEN_HOW_SIZE));
+    if (fd >= 0) return fd;
+    const errno = koffi.errno();
+    if (errno !== EAGAIN || attempt >= 3) return -errno;
+  }
+}
+
 /** Parses a kernel CPU list ("0-3,5"). */
 export function parseCpuList(text: string): number[] {
   const cpus: number[] = [];
@@ -444,4 +473,111 @@ export function onlineCpus(): number[] {
 export function possibleCpuCount(): number {
   const cpus = parseCpuList(readFileSync('/sys/devices/system/cpu/possible', 'utf8'));
   return cpus.length === 0 ? 1 : cpus[cpus.length - 1] + 1;
+}
+
+// Capabilities and no_new_privs: the raw calls (collector/bpf/privileges.ts decides what to keep). The kernel
+// keeps credentials per thread: these act on the calling thread, the *OnPoolThread variants on whichever libuv
+// pool thread runs them.
+const caps = {
+  syscall: libc.func('long syscall(long number, void *header, void *data)'),
+  prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
+  usleep: libc.func('int usleep(uint32_t usec)'),
+};
+const SYS_CAPGET: Record<string, number> = { x64: 125, arm64: 90 };
+const SYS_CAPSET: Record<string, number> = { x64: 126, arm64: 91 };
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+/** A thread's capability sets, one bit per capability number (CAP_BPF = 1n << 39n). */
+export interface CapabilitySets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+function capSyscallNumber(table: Record<string, number>, name: string): number {
+  const nr = table[process.arch];
+  if (nr === undefined) throw new HotpathError(ErrorCodes.PRIVILEGE, `${name}: unsupported arch ${process.arch}`);
+  return nr;
+}
+
+function capHeader(): Buffer {
+  const header = Buffer.alloc(8); // struct __user_cap_header_struct { u32 version; int pid (0: this thread) }
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  return header;
+}
+
+function capData(sets: CapabilitySets): Buffer {
+  const data = Buffer.alloc(24); // struct __user_cap_data_struct[2]: low 32 bits, then high 32 bits
+  const lo = (v: bigint) => Number(v & 0xffffffffn);
+  const hi = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+  for (const [i, part] of [lo, hi].entries()) {
+    data.writeUInt32LE(part(sets.effective), 12 * i);
+    data.writeUInt32LE(part(sets.permitted), 12 * i + 4);
+    data.writeUInt32LE(part(sets.inheritable), 12 * i + 8);
+  }
+  return data;
+}
+
+/** The calling thread's capability sets (capget). */
+export function getCapabilities(): CapabilitySets {
+  const data = Buffer.alloc(24);
+  const ret = Number(caps.syscall(capSyscallNumber(SYS_CAPGET, 'capget'), capHeader(), data));
+  if (ret < 0) fail(ErrorCodes.PRIVILEGE, 'capget', koffi.errno());
+  const both = (off: number) => (BigInt(data.readUInt32LE(12 + off)) << 32n) | BigInt(data.readUInt32LE(off));
+  return { effective: both(0), permitted: both(4), inheritable: both(8) };
+}
+
+/** Sets the calling thread's capability sets (capset): only a subset of what it holds can be kept. */
+export function setCapabilities(sets: CapabilitySets): void {
+  const ret = Number(caps.syscall(capSyscallNumber(SYS_CAPSET, 'capset'), capHeader(), capData(sets)));
+  if (ret < 0) fail(ErrorCodes.PRIVILEGE, 'capset', koffi.errno());
+}
+
+/** capset on one libuv pool thread (whichever runs it); resolves to the syscall's return value (0 or -1). */
+export function setCapabilitiesOnPoolThread(sets: CapabilitySets): Promise<number> {
+  const nr = capSyscallNumber(SYS_CAPSET, 'capset');
+  return new Promise((resolve, reject) => {
+    caps.syscall.async(nr, capHeader(), capData(sets), (err: unknown, ret: number | bigint) => (err ? reject(err) : resolve(Number(ret))));
+  });
+}
+
+/** no_new_privs on one libuv pool thread (whichever runs it); resolves to prctl's return value. */
+export function setNoNewPrivsOnPoolThread(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    caps.prctl.async(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, (err: unknown, ret: number) => (err ? reject(err) : resolve(ret)));
+  });
+}
+
+/** Keeps one libuv pool thread (whichever runs it) busy for `usec` microseconds. */
+export function sleepOnPoolThread(usec: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    caps.usleep.async(usec, (err: unknown) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Removes `cap` from the calling thread's bounding set (needs CAP_SETPCAP); 0 or the errno. */
+export function dropBoundingCapability(cap: number): number {
+  return caps.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) === 0 ? 0 : koffi.errno();
+}
+
+/** Empties the calling thread's ambient set (4.3+); 0 or the errno. */
+export function clearAmbientCapabilities(): number {
+  return caps.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) === 0 ? 0 : koffi.errno();
+}
+
+/** Sets no_new_privs on the calling thread: execve never grants privileges again (setuid, file caps). */
+export function setNoNewPrivs(): void {
+  if (caps.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) !== 0) fail(ErrorCodes.PRIVILEGE, 'prctl(PR_SET_NO_NEW_PRIVS)', koffi.errno());
+}
+
+/**
+ * The errno of a map lookup on fd -1: EBADF when bpf() lets this thread operate on map fds it holds, EPERM
+ * when the kernel checks CAP_BPF on every bpf() call (before 5.19, with kernel.unprivileged_bpf_disabled set).
+ */
+export function bpfFdAccessErrno(): number {
+  return errnoOf(c.mapLookup(-1, Buffer.alloc(8), Buffer.alloc(8)) as number);
 }

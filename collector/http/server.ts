@@ -1,19 +1,76 @@
 // The agent's HTTP server: the routes of the product contract (ARCHITECTURE.md §2 HTTP). Query validation
 // (query.ts) and the symbol table (symbolz.ts) are pure; bad input gets a 4xx text/plain answer with
 // X-Go-Pprof: 1 and the agent goes on.
+//
+// What guards it, in the order a request meets it: the Host check when bound to loopback (DNS rebinding,
+// host-check.ts); the web configuration's rate limit and basic authentication (web-config.ts, basic-auth.ts),
+// and its TLS below HTTP; then bounds on what requests may hold: live profiles at once (429 past
+// maxLiveProfiles), profiles built at once (a short line, 429 past it). Building is the heavy part (many
+// windows into one profile, encoding): it runs a slice at a time on the event loop (time-slicer.ts) so
+// /metrics and /healthz answer in between, and flamegraph pages are laid out in a worker thread. A client that
+// goes away aborts its request's work; close() answers what is pending and drops every connection at once.
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { buildPprof, encodePprofGzip } from '../../exporters/pprof/index.js';
+import type { TLSSocket } from 'node:tls';
+import { encodePprofSteps } from '../../exporters/pprof/index.js';
 import type { MetricsExporter } from '../../exporters/metrics/index.js';
-import type { Agent } from '../agent/agent.js';
-import { renderFlamegraph } from '../windows/output-formats.js';
+import type { Agent, ProfileSelection } from '../agent/agent.js';
 import type { ProfileKind } from '../sources/index.js';
+import { BasicAuth } from './basic-auth.js';
+import { hostHeaderAllowed, isLoopbackAddress, loopbackHostNames } from './host-check.js';
+import { OffloadBusyError, OffloadWorker } from './offload.js';
 import { indexPage, pprofIndexPage } from './pages.js';
+import { buildSelectionSteps } from './profile-build.js';
 import { MAX_LIVE_SECONDS, parseProfileQuery, QueryError, type ProfileQuery } from './query.js';
+import { Gate, GateFullError, TokenBucket } from './request-limits.js';
+import { SharedBuilds } from './shared-builds.js';
 import { SymbolTable } from './symbolz.js';
+import { DEFAULT_SLICE_MS, TimeSlicer } from './time-slicer.js';
+import { authenticates, type WebConfig } from './web-config.js';
+
+const gzip = promisify(gzipCallback);
 
 /** Largest symbol query body read (pprof posts about 20 bytes per unnamed address). */
 export const MAX_SYMBOL_QUERY_BYTES = 2 * 1024 * 1024;
+
+export interface RequestLimits {
+  /** Live profiles (seconds=N) in progress at once; more are answered 429. */
+  maxLiveProfiles: number;
+  /** Profiles built at once (merge, encode, flamegraph); the next ones wait in line. */
+  maxConcurrentBuilds: number;
+  /** Requests waiting to build; more are answered 429. */
+  maxQueuedBuilds: number;
+  /** Longest run of building work before the event loop turns. */
+  sliceMs: number;
+  /** A flamegraph page taking longer than this to lay out fails (500) and its worker is replaced. */
+  renderTimeoutMs: number;
+  /** Heap limit of the flamegraph worker, MiB: a page too large for it fails rather than the agent. */
+  renderHeapMb: number;
+  /** Password checks waiting at once; more are answered 429. */
+  maxPendingAuth: number;
+  /** Open connections at once; more are closed on accept. */
+  maxConnections: number;
+  /**
+   * Scrapes within this long of a collect share its text: a flood of scrapes costs one collect (about 1 ms
+   * of the event loop) per period. Counters stay cumulative; 0 collects for every scrape.
+   */
+  metricsReuseMs: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxLiveProfiles: 8,
+  maxConcurrentBuilds: 2,
+  maxQueuedBuilds: 32,
+  sliceMs: DEFAULT_SLICE_MS,
+  renderTimeoutMs: 60_000,
+  renderHeapMb: 256,
+  maxPendingAuth: 16,
+  maxConnections: 1024,
+  metricsReuseMs: 250,
+};
 
 export interface HttpServerOptions {
   host: string;
@@ -22,43 +79,174 @@ export interface HttpServerOptions {
   metrics: MetricsExporter;
   retentionNs: bigint;
   nowNs: () => bigint;
+  /** --web-config, loaded: TLS, basic authentication, headers, rate limit. */
+  webConfig?: WebConfig;
+  /** --insecure-expose: bind a non-loopback address without authentication. */
+  insecureExpose?: boolean;
+  limits?: Partial<RequestLimits>;
   log?: (line: string) => void;
 }
 
-function sendError(res: ServerResponse, status: number, message: string): void {
+/**
+ * Why `host` may not be bound with this configuration, or undefined when it may: a non-loopback address needs
+ * a web configuration that authenticates clients (basic_auth_users, or verified client certificates), or
+ * --insecure-expose.
+ */
+export function exposureProblem(host: string, webConfig: WebConfig | undefined, insecureExpose: boolean): string | undefined {
+  if (isLoopbackAddress(host) || insecureExpose) return undefined;
+  if (!webConfig) {
+    return `refusing to listen on ${host} without --web-config: profiles name every process on this machine (give a --web-config with basic_auth_users or client certificates, or --insecure-expose)`;
+  }
+  if (!authenticates(webConfig)) {
+    return `refusing to listen on ${host}: --web-config ${webConfig.path} authenticates nobody (add basic_auth_users or client_auth_type: RequireAndVerifyClientCert, or give --insecure-expose)`;
+  }
+  return undefined;
+}
+
+/** Routes named in hotpath_http_requests_rejected_total; any other path counts as "other". */
+const ROUTES = new Set([
+  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/symbol',
+  '/debug/pprof/cmdline', '/flamegraph',
+]);
+
+function routeLabel(path: string): string {
+  if (path === '/debug/pprof') return '/debug/pprof/';
+  return ROUTES.has(path) ? path : 'other';
+}
+
+/** The abort reason of requests pending when the server closes: they are answered 503. */
+class ShuttingDown extends Error {
+  constructor() {
+    super('hotpath is shutting down');
+    this.name = 'ShuttingDown';
+  }
+}
+
+/** The abort reason of a request whose client went away: nothing is answered. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+    this.name = 'ClientGone';
+  }
+}
+
+function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Go-Pprof': '1', 'Cache-Control': 'no-store' });
+  if (res.destroyed) return;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Go-Pprof': '1', 'Cache-Control': 'no-store', ...headers });
   res.end(`${message}\n`);
 }
 
-function sendHtml(res: ServerResponse, body: string): void {
+function sendHtml(res: ServerResponse, body: string | Uint8Array): void {
   res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(body);
+}
+
+/** Whether a client certificate's subjectAltName ("DNS:a, IP Address:1.2.3.4, ...") lists one of `allowed`. */
+function sanAllowed(subjectAltName: string | undefined, allowed: readonly string[]): boolean {
+  if (!subjectAltName) return false;
+  const names = subjectAltName.split(', ').map((entry) => entry.slice(entry.indexOf(':') + 1));
+  return names.some((n) => allowed.includes(n));
 }
 
 export class HttpServer {
   private readonly server: Server;
   private readonly opts: HttpServerOptions;
+  private readonly limits: RequestLimits;
   private readonly log: (line: string) => void;
-  /** Requests answered with a 4xx, by route. */
-  readonly rejected = new Map<string, number>();
+  private readonly tls: boolean;
+  /** 4xx answers by route and status (hotpath_http_requests_rejected_total). */
+  private readonly rejected = new Map<string, number>();
   /** Names of the addresses in the profiles served, for /debug/pprof/symbol. */
   readonly symbols = new SymbolTable();
+  readonly slicer: TimeSlicer;
+  private readonly builds: Gate;
+  private readonly render: OffloadWorker;
+  private readonly passwords: OffloadWorker | null = null;
+  private readonly auth: BasicAuth | null = null;
+  private readonly rateLimit: TokenBucket | null = null;
+  /** Set once listening on loopback: the Host names answered, with `port`. */
+  private hostNames: Set<string> | null = null;
+  private port = 0;
+  private liveInProgress = 0;
+  private readonly shared = new SharedBuilds({ maxEntries: 8, maxBytes: 16 * 1024 * 1024 });
+  private readonly windowIds = new WeakMap<object, number>();
+  private nextWindowId = 1;
+  /** The last collect's text and when it started; the collect in progress, shared by concurrent scrapes. */
+  private metricsText: { text: string; startedMs: number } | null = null;
+  private metricsCollecting: Promise<string> | null = null;
+  private readonly inflight = new Set<AbortController>();
+  private closing: Promise<void> | null = null;
+  /** accept() failures (EMFILE...), and when one was last logged. */
+  private acceptErrors = 0;
+  private acceptErrorsLoggedAt = 0;
 
   constructor(opts: HttpServerOptions) {
     this.opts = opts;
+    this.limits = { ...DEFAULT_REQUEST_LIMITS, ...opts.limits };
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.server = createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        this.log(`hotpath serve: ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
-        sendError(res, 500, 'internal error');
-      });
+    this.slicer = new TimeSlicer(this.limits.sliceMs);
+    this.builds = new Gate(this.limits.maxConcurrentBuilds, this.limits.maxQueuedBuilds);
+    this.render = new OffloadWorker({
+      timeoutMs: this.limits.renderTimeoutMs,
+      maxQueued: this.limits.maxConcurrentBuilds,
+      maxHeapMb: this.limits.renderHeapMb,
     });
-    // Live profiles hold the request for up to MAX_LIVE_SECONDS.
+    const web = opts.webConfig;
+    if (web && web.users.size > 0) {
+      const passwords = new OffloadWorker({ timeoutMs: 10_000, maxQueued: this.limits.maxPendingAuth, maxHeapMb: 32, idleMs: 60_000 });
+      this.passwords = passwords;
+      this.auth = new BasicAuth(web.users, {
+        verify: async (password, hash) => (await passwords.run({ type: 'bcrypt', password, hash })).match === true,
+        maxPending: this.limits.maxPendingAuth,
+      });
+    }
+    if (web?.rateLimit) this.rateLimit = new TokenBucket(web.rateLimit.intervalMs, web.rateLimit.burst);
+
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    const t = web?.tls;
+    if (t && web.tlsFiles) {
+      this.tls = true;
+      const verify = t.clientAuthType === 'RequireAndVerifyClientCert';
+      this.server = createTlsServer(
+        {
+          cert: web.tlsFiles.cert,
+          key: web.tlsFiles.key,
+          ca: web.tlsFiles.ca,
+          requestCert: t.clientAuthType !== 'NoClientCert',
+          rejectUnauthorized: verify,
+          minVersion: t.minVersion,
+          maxVersion: t.maxVersion,
+          ciphers: t.ciphers,
+          honorCipherOrder: t.honorCipherOrder,
+          ecdhCurve: t.ecdhCurve,
+        },
+        handler,
+      );
+      // Policies Node's options cannot state: checked once the handshake is done, before any request is read.
+      this.server.on('secureConnection', (socket: TLSSocket) => {
+        const cert = socket.getPeerCertificate();
+        const given = cert !== null && Object.keys(cert).length > 0;
+        const refuse =
+          (t.clientAuthType === 'RequireAnyClientCert' && !given) ||
+          (t.clientAuthType === 'VerifyClientCertIfGiven' && given && !socket.authorized) ||
+          (t.clientAllowedSans.length > 0 && !(given && sanAllowed(cert.subjectaltname, t.clientAllowedSans)));
+        if (refuse) socket.destroy();
+      });
+    } else {
+      this.tls = false;
+      this.server = createServer(handler);
+    }
+    // Live profiles hold the request for up to MAX_LIVE_SECONDS; headers must come quickly.
     this.server.requestTimeout = (MAX_LIVE_SECONDS + 60) * 1000;
+    this.server.headersTimeout = 15_000;
+    this.server.maxConnections = this.limits.maxConnections;
+    // Kept for the server's life: an accept() failure (EMFILE when out of file descriptors) is an 'error'
+    // event, and an 'error' event without a listener ends the process.
+    this.server.on('error', (err: NodeJS.ErrnoException) => this.serverError(err));
   }
 
   listen(): Promise<AddressInfo> {
@@ -66,30 +254,105 @@ export class HttpServer {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
         this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
+        const address = this.server.address() as AddressInfo;
+        this.port = address.port;
+        if (isLoopbackAddress(this.opts.host)) this.hostNames = loopbackHostNames(this.opts.host);
+        resolve(address);
       });
     });
   }
 
+  /** Whether the server speaks TLS (--web-config with tls_server_config). */
+  get isTls(): boolean {
+    return this.tls;
+  }
+
+  /** 4xx answers so far, by route and status code. */
+  rejectedRequests(): { route: string; code: string; requests: number }[] {
+    return [...this.rejected].map(([key, requests]) => {
+      const [route, code] = key.split(' ');
+      return { route, code, requests };
+    });
+  }
+
+  /**
+   * Answers every pending request at once (503: shutting down; live profiles stop waiting, builds stop at their
+   * next slice), stops accepting, and closes every connection, idle or not, within a second. Idempotent.
+   */
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.closing ??= (async () => {
+      const reason = new ShuttingDown();
+      for (const c of this.inflight) c.abort(reason);
+      this.slicer.close();
+      this.render.close();
+      this.passwords?.close();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      // Let the pending requests write their 503 before their connections go.
+      await new Promise((r) => setImmediate(r));
+      this.server.closeIdleConnections();
+      const timer = setTimeout(() => this.server.closeAllConnections(), 1000);
+      await closed;
+      clearTimeout(timer);
+    })();
+    return this.closing;
   }
 
-  private reject(res: ServerResponse, route: string, err: QueryError): void {
-    this.rejected.set(route, (this.rejected.get(route) ?? 0) + 1);
-    sendError(res, err.status, err.message);
+  private serverError(err: NodeJS.ErrnoException): void {
+    if (!this.server.listening) return; // a listen failure: listen() reports it
+    this.acceptErrors++;
+    const now = Date.now();
+    if (now - this.acceptErrorsLoggedAt < 10_000) return;
+    this.acceptErrorsLoggedAt = now;
+    this.log(`hotpath serve: accept: ${err.code ?? err.message} (${this.acceptErrors} so far; connections are refused until it clears)`);
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const ctl = new AbortController();
+    this.inflight.add(ctl);
+    res.once('close', () => {
+      this.inflight.delete(ctl);
+      if (!res.writableFinished) ctl.abort(new ClientGone());
+    });
+    this.serve(req, res, ctl.signal).catch((err: unknown) => {
+      if (ctl.signal.aborted) {
+        if (ctl.signal.reason instanceof ShuttingDown) sendError(res, 503, ctl.signal.reason.message, { Connection: 'close' });
+        return; // the client went away: nobody to answer
+      }
+      if (err instanceof GateFullError || err instanceof OffloadBusyError) {
+        return this.reject(res, routeLabel(new URL(req.url ?? '/', 'http://localhost').pathname), 429, `too many profile requests in progress (${err.message}); try again later`);
+      }
+      this.log(`hotpath serve: ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
+      sendError(res, 500, 'internal error');
+    });
+  }
+
+  private reject(res: ServerResponse, route: string, status: number, message: string, headers: Record<string, string> = {}): void {
+    const key = `${route} ${status}`;
+    this.rejected.set(key, (this.rejected.get(key) ?? 0) + 1);
+    sendError(res, status, message, headers);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    const route = routeLabel(path);
+    if (this.closing) return sendError(res, 503, 'hotpath is shutting down', { Connection: 'close' });
+    if (this.hostNames && !hostHeaderAllowed(req.headers.host, this.hostNames, this.port, this.tls)) {
+      // Another name for a loopback address: a browser page rebinding its own name to 127.0.0.1.
+      return this.reject(res, route, 421, `misdirected request: this agent listens on loopback and answers only to localhost, 127.0.0.1 or [::1] with port ${this.port} in the Host header`);
+    }
+    if (this.rateLimit && !this.rateLimit.allow()) return this.reject(res, route, 429, 'too many requests (rate_limit of the web configuration)');
+    for (const [name, value] of Object.entries(this.opts.webConfig?.headers ?? {})) res.setHeader(name, value);
+    if (this.auth) {
+      const result = await this.auth.check(req.headers.authorization);
+      signal.throwIfAborted();
+      if (result === 'busy') return this.reject(res, route, 429, 'too many password checks in progress; try again later');
+      if (result === 'denied') return this.reject(res, route, 401, 'unauthorized', { 'WWW-Authenticate': 'Basic' });
+    }
     // pprof's symbolz client posts its address list: the symbol route is the one that takes a body.
     const allowed = path === '/debug/pprof/symbol' ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD'];
     if (!allowed.includes(req.method ?? '')) {
-      res.setHeader('Allow', allowed.join(', '));
-      sendError(res, 405, `method ${req.method} not allowed`);
-      return;
+      return this.reject(res, route, 405, `method ${req.method} not allowed`, { Allow: allowed.join(', ') });
     }
     const { agent } = this.opts;
     switch (path) {
@@ -99,7 +362,7 @@ export class HttpServer {
       case '/debug/pprof/':
         return sendHtml(res, pprofIndexPage());
       case '/metrics':
-        return this.opts.metrics.handle(req, res);
+        return this.metricsRoute(res);
       case '/healthz': {
         const h = agent.health();
         res.writeHead(h.ok ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -115,16 +378,14 @@ export class HttpServer {
         return;
       case '/debug/pprof/profile':
       case '/debug/pprof/offcpu':
-        return this.profileRoute(res, path, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof');
+        return this.profileRoute(res, route, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof', signal);
       case '/flamegraph': {
         const type = url.searchParams.get('type') ?? 'cpu';
-        if (type !== 'cpu' && type !== 'offcpu') {
-          return this.reject(res, path, new QueryError(400, `invalid type "${type}": expected cpu or offcpu`));
-        }
-        return this.profileRoute(res, path, url, type, 'flamegraph');
+        if (type !== 'cpu' && type !== 'offcpu') return this.reject(res, route, 400, `invalid type "${type}": expected cpu or offcpu`);
+        return this.profileRoute(res, route, url, type, 'flamegraph', signal);
       }
       default:
-        return sendError(res, 404, `404 page not found: ${path} (see / for the routes)`);
+        return this.reject(res, route, 404, `404 page not found: ${path} (see / for the routes)`);
     }
   }
 
@@ -134,51 +395,105 @@ export class HttpServer {
     url: URL,
     kind: ProfileKind,
     format: 'pprof' | 'flamegraph',
+    signal: AbortSignal,
   ): Promise<void> {
     const { agent } = this.opts;
     let query: ProfileQuery;
     try {
       query = parseProfileQuery(url.searchParams, kind, this.opts.nowNs(), this.opts.retentionNs);
     } catch (err) {
-      if (err instanceof QueryError) return this.reject(res, route, err);
+      if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
       throw err;
     }
     if (!agent.hasProfile(kind)) {
-      return this.reject(res, route, new QueryError(404, `the ${kind} profiler is not running (see hotpath serve --programs and /)`));
+      return this.reject(res, route, 404, `the ${kind} profiler is not running (see hotpath serve --programs and /)`);
     }
-    let data;
-    if (query.mode === 'live') {
-      const abort = new AbortController();
-      const onClose = () => abort.abort();
-      res.on('close', onClose);
-      try {
-        data = await agent.live(kind, query.seconds, query.pids, abort.signal);
-      } catch (err) {
-        if (abort.signal.aborted) return; // the client went away
-        throw err;
-      } finally {
-        res.off('close', onClose);
-      }
-    } else {
+    if (query.mode === 'history') {
       const oldest = agent.oldestRetainedNs(kind);
       if (oldest === undefined || query.toNs < oldest) {
-        return this.reject(res, route, new QueryError(404, 'no retained window overlaps from/to (history starts with the first window after the agent started)'));
+        return this.reject(res, route, 404, 'no retained window overlaps from/to (history starts with the first window after the agent started)');
       }
-      data = agent.history(kind, query.fromNs, query.toNs, query.pids);
+      return this.answer(res, agent.history(kind, query.fromNs, query.toNs, query.pids), format, signal, false);
     }
-    if (format === 'pprof') {
-      this.symbols.remember(data);
-      const body = await encodePprofGzip(data);
-      res.writeHead(200, {
-        'Content-Type': 'application/octet-stream',
-        'Content-Disposition': `attachment; filename="${kind === 'cpu' ? 'profile' : 'offcpu'}"`,
-        'X-Content-Type-Options': 'nosniff',
-      });
-      res.end(body);
-      return;
+    if (this.liveInProgress >= this.limits.maxLiveProfiles) {
+      return this.reject(res, route, 429, `too many live profiles in progress (at most ${this.limits.maxLiveProfiles}); try again later, or read retained history with from= and to=`);
     }
-    const html = renderFlamegraph(buildPprof(data), '.html', `hotpath ${kind === 'cpu' ? 'CPU' : 'off-CPU'} flamegraph`);
-    sendHtml(res, html);
+    this.liveInProgress++;
+    try {
+      const selection = await agent.live(kind, query.seconds, query.pids, signal);
+      await this.answer(res, selection, format, signal, true);
+    } finally {
+      this.liveInProgress--;
+    }
+  }
+
+  /**
+   * Answers a selection as pprof (gzipped) or a flamegraph page. History selections are shared by key (the
+   * same windows give the same bytes); live ones are built alone, ahead of history builds in line.
+   */
+  private async answer(res: ServerResponse, selection: ProfileSelection, format: 'pprof' | 'flamegraph', signal: AbortSignal, live: boolean): Promise<void> {
+    const key = live ? undefined : this.selectionKey(selection, format);
+    const body = await this.shared.get(key, signal, (buildSignal) => this.build(selection, format, buildSignal, live));
+    signal.throwIfAborted();
+    if (format === 'flamegraph') return sendHtml(res, body);
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : 'offcpu'}"`,
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.end(body);
+  }
+
+  /** Names the windows a selection reads; undefined when it reads none (nothing worth sharing). */
+  private selectionKey(selection: ProfileSelection, format: string): string | undefined {
+    const w = selection.windows;
+    if (w.length === 0) return undefined;
+    const id = (d: object) => {
+      let n = this.windowIds.get(d);
+      if (n === undefined) this.windowIds.set(d, (n = this.nextWindowId++));
+      return n;
+    };
+    return `${format} ${selection.kind} ${[...selection.pids].sort((a, b) => a - b).join(',')} ${id(w[0])}-${id(w[w.length - 1])}/${w.length}`;
+  }
+
+  /** Builds a selection's profile a slice at a time: gzipped pprof, or a flamegraph page laid out in the worker. */
+  private async build(selection: ProfileSelection, format: 'pprof' | 'flamegraph', signal: AbortSignal, priority: boolean): Promise<Uint8Array> {
+    const release = await this.builds.acquire(signal, priority);
+    try {
+      const { profile } = await this.slicer.run(buildSelectionSteps(selection), signal);
+      const raw = await this.slicer.run(encodePprofSteps(profile), signal);
+      if (format === 'pprof') {
+        await this.slicer.run(this.symbols.rememberProfileSteps(profile), signal);
+        return await gzip(raw);
+      }
+      const title = `hotpath ${selection.kind === 'cpu' ? 'CPU' : 'off-CPU'} flamegraph`;
+      const { html } = await this.render.run({ type: 'flamegraph', raw, title }, [raw.buffer as ArrayBuffer]);
+      return html ?? new Uint8Array();
+    } finally {
+      release();
+    }
+  }
+
+  private async metricsRoute(res: ServerResponse): Promise<void> {
+    const reuse = this.metricsText;
+    let text: string;
+    if (reuse && performance.now() - reuse.startedMs < this.limits.metricsReuseMs) {
+      text = reuse.text;
+    } else {
+      const startedMs = performance.now();
+      this.metricsCollecting ??= this.opts.metrics
+        .collect()
+        .then(({ text: t }) => {
+          this.metricsText = { text: t, startedMs };
+          return t;
+        })
+        .finally(() => {
+          this.metricsCollecting = null;
+        });
+      text = await this.metricsCollecting;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(text);
   }
 
   /** POST: the body is the query; GET: the raw query string (Go reads both the same way). */
@@ -188,9 +503,8 @@ export class HttpServer {
       const body = await readBody(req, MAX_SYMBOL_QUERY_BYTES);
       if (body === null) {
         // The rest of the body is not read: answer, then drop the connection.
-        res.setHeader('Connection', 'close');
         res.once('finish', () => req.destroy());
-        return this.reject(res, url.pathname, new QueryError(413, `symbol query larger than ${MAX_SYMBOL_QUERY_BYTES} bytes`));
+        return this.reject(res, url.pathname, 413, `symbol query larger than ${MAX_SYMBOL_QUERY_BYTES} bytes`, { Connection: 'close' });
       }
       query = body;
     }

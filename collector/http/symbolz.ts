@@ -3,6 +3,7 @@
 // up on the whole profile unless it gets a 200. We answer with the names we know for those addresses from
 // the profiles we served; an address we cannot name is left out, which pprof accepts (the frame stays an
 // address). Pure: no I/O, bounded in memory and in the work one request can cause.
+import type { Profile } from 'pprof-format';
 import type { ProfileData } from '../../exporters/pprof/index.js';
 
 /** Addresses remembered across served profiles; past this the table starts again from the newest profile. */
@@ -22,25 +23,48 @@ export const SYMBOL_HEADER = 'num_symbols: 1\n';
 export class SymbolTable {
   private names = new Map<bigint, string | null>();
 
-  /** Records the named frames of a profile about to be served. */
   /**
    * Records the frames of a profile about to be served. When the table could overflow it starts again before
    * the profile, never in the middle of it; a profile larger than the bound keeps its first addresses.
    */
   remember(data: ProfileData): void {
+    const frames = data.samples.flatMap((s) => s.frames.map((f) => ({ address: f.address, name: f.functionName || null })));
+    const steps = this.rememberSteps(frames);
+    while (!steps.next().done);
+  }
+
+  /**
+   * remember() for a built pprof Profile, a step at a time (for the TimeSlicer): one entry per location, named
+   * after its first line's function (none: unnamed).
+   */
+  rememberProfileSteps(profile: Profile): Generator<void, void> {
+    const strings = profile.stringTable.strings;
+    const names = new Map<number, string>();
+    for (const f of profile.function) names.set(Number(f.id), strings[Number(f.name)] ?? '');
+    const frames = profile.location.map((l) => ({
+      address: BigInt(l.address),
+      name: (l.line.length > 0 ? names.get(Number(l.line[0].functionId)) : undefined) || null,
+    }));
+    return this.rememberSteps(frames);
+  }
+
+  private *rememberSteps(frames: { address: bigint; name: string | null }[]): Generator<void, void> {
+    const STEP = 2048;
     let unknown = 0; // an upper bound of the addresses this profile adds
-    for (const sample of data.samples) for (const frame of sample.frames) if (!this.names.has(frame.address)) unknown++;
+    for (let i = 0; i < frames.length; i++) {
+      if (!this.names.has(frames[i].address)) unknown++;
+      if (i % STEP === STEP - 1) yield;
+    }
     if (this.names.size + unknown > MAX_REMEMBERED_ADDRESSES) this.names = new Map();
-    for (const sample of data.samples) {
-      for (const frame of sample.frames) {
-        const name = frame.functionName ?? null;
-        const known = this.names.get(frame.address);
-        if (known === undefined) {
-          if (this.names.size < MAX_REMEMBERED_ADDRESSES) this.names.set(frame.address, name);
-        } else if (known !== name) {
-          this.names.set(frame.address, null);
-        }
+    for (let i = 0; i < frames.length; i++) {
+      const { address, name } = frames[i];
+      const known = this.names.get(address);
+      if (known === undefined) {
+        if (this.names.size < MAX_REMEMBERED_ADDRESSES) this.names.set(address, name);
+      } else if (known !== name) {
+        this.names.set(address, null);
       }
+      if (i % STEP === STEP - 1) yield;
     }
   }
 

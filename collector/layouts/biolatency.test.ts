@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { BIO_HIST_KEY_SIZE, BIO_OPERATIONS, BIOLATENCY_CONFIG_SIZE, decodeBioHistKey, encodeBiolatencyConfig, parseUeventDevname } from './biolatency.js';
+import { BIO_HIST_KEY_SIZE, BIO_OPERATIONS, BIOLATENCY_CONFIG_SIZE, BIOLATENCY_LOST_REASONS, decodeBioHistKey, encodeBiolatencyConfig, parseUeventDevname } from './biolatency.js';
 
 describe('biolatency layouts (programs/biolatency.h)', () => {
   it('decodes struct bio_hist_key', () => {
@@ -17,6 +17,9 @@ describe('biolatency layouts (programs/biolatency.h)', () => {
   });
   it('names enum bio_op in order', () => {
     expect(BIO_OPERATIONS).toEqual(['read', 'write', 'flush', 'discard', 'other']);
+  });
+  it('names the lost counters in enum biolatency_lost_reason order', () => {
+    expect(BIOLATENCY_LOST_REASONS).toEqual(['biolatency_start_map_full', 'biolatency_hist_map_full']);
   });
   it('encodes struct biolatency_config', () => {
     expect(encodeBiolatencyConfig({ issueRequestArg: 1 })).toEqual(Buffer.from([1, 0, 0, 0]));

@@ -1,5 +1,5 @@
-// Mirrors programs/biolatency.h: struct bio_hist_key, enum bio_op and struct biolatency_config
-// (little-endian). The histogram values are struct log2_hist (./log2-hist.ts).
+// Mirrors programs/biolatency.h: struct bio_hist_key, enum bio_op, enum biolatency_lost_reason and struct
+// biolatency_config (little-endian). The histogram values are struct log2_hist (./log2-hist.ts).
 import { requireBytes } from './common.js';
 
 export const BIOLATENCY_HEADER = 'programs/biolatency.h';
@@ -9,6 +9,10 @@ export const BIOLATENCY_CONFIG_SIZE = 4;
 /** enum bio_op, by index: the `operation` label values. */
 export const BIO_OPERATIONS = ['read', 'write', 'flush', 'discard', 'other'] as const;
 export type BioOperation = (typeof BIO_OPERATIONS)[number];
+
+/** enum biolatency_lost_reason, by index: the `reason` label values. */
+export const BIOLATENCY_LOST_REASONS = ['biolatency_start_map_full', 'biolatency_hist_map_full'] as const;
+export type BiolatencyLostReason = (typeof BIOLATENCY_LOST_REASONS)[number];
 
 export interface BioHistKey {
   major: number;

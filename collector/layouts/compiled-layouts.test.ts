@@ -199,6 +199,10 @@ describe('mirrors of programs/biolatency.h and programs/log2-hist.h against biol
     expect(bio.encodeBiolatencyConfig({ issueRequestArg: 1 }).readUInt32LE(btf.offsetOf('biolatency_config', 'issue_rq_arg'))).toBe(1);
   });
 
+  it('sizes the lost counters by enum biolatency_lost_reason', () => {
+    expect(btf.mapNumber('lost', 'max_entries')).toBe(bio.BIOLATENCY_LOST_REASONS.length);
+  });
+
   it('decodes struct log2_hist at the compiled offsets', () => {
     expect(btf.sizeOf('log2_hist')).toBe(log2.LOG2_HIST_SIZE);
     expect(btf.lengthOf('log2_hist', 'slots')).toBe(log2.LOG2_HIST_SLOTS);
@@ -218,5 +222,10 @@ describe('mirror of programs/runqlat.h against runqlat.bpf.o', () => {
     expect(btf.mapTypeSize('hist', 'key')).toBe(runqlat.RUNQLAT_HIST_KEY_SIZE);
     expect(btf.mapTypeSize('hist', 'value')).toBe(log2.LOG2_HIST_SIZE);
     expect(btf.mapNumber('hist', 'max_entries')).toBe(1);
+  });
+
+  it('sizes the lost counters by enum runqlat_lost_reason', () => {
+    const btf = new ProgramBtf('runqlat');
+    expect(btf.mapNumber('lost', 'max_entries')).toBe(runqlat.RUNQLAT_LOST_REASONS.length);
   });
 });

@@ -43,6 +43,7 @@ describe('offcpu layouts (programs/offcpu.h)', () => {
     expect(encodeOffcpuConfig({ pids: [], minBlockNs: (1n << 64n) - 1n }).readBigUInt64LE(0)).toBe((1n << 64n) - 1n);
   });
   it('names the lost counters in enum offcpu_lost_reason order', () => {
-    expect(OFFCPU_LOST_REASONS).toEqual(['offcpu_kernel_stack', 'offcpu_user_stack', 'offcpu_counts_map_full', 'offcpu_stack_expired', 'offcpu_user_stack_outside_syscall']);
+    expect(OFFCPU_LOST_REASONS).toEqual(['offcpu_kernel_stack', 'offcpu_user_stack', 'offcpu_counts_map_full', 'offcpu_stack_expired', 'offcpu_user_stack_outside_syscall',
+      'offcpu_start_map_full', 'offcpu_task_storage']);
   });
 });

@@ -65,5 +65,7 @@ export const OFFCPU_LOST_REASONS = [
   'offcpu_counts_map_full',
   'offcpu_stack_expired',
   'offcpu_user_stack_outside_syscall',
+  'offcpu_start_map_full',
+  'offcpu_task_storage',
 ] as const;
 export type OffcpuLostReason = (typeof OFFCPU_LOST_REASONS)[number];

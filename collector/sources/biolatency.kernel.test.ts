@@ -91,6 +91,7 @@ describe('BiolatencySource', () => {
     expect(ops.has('write')).toBe(true);
     expect(ops.has('flush')).toBe(true);
     expect(collector.programStats().map((s) => s.program).sort()).toEqual(['bio_complete_raw', 'bio_issue_raw']);
+    expect(collector.lost()).toEqual({ biolatency_start_map_full: 0, biolatency_hist_map_full: 0 });
     collector.close();
     expect(() => collector!.read()).toThrow(/closed/);
   });

@@ -3,9 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import { possibleCpuCount, type BpfMap } from '../bpf/libbpf.js';
+import { LostCounters } from '../bpf/lost-counters.js';
 import {
   BIO_HIST_KEY_SIZE,
   BIOLATENCY_HEADER,
+  BIOLATENCY_LOST_REASONS,
+  type BiolatencyLostReason,
   type BioOperation,
   decodeBioHistKey,
   encodeBiolatencyConfig,
@@ -59,12 +62,15 @@ export class BiolatencySource implements LatencySource {
   private readonly hists: BpfMap;
   /** Device names are looked up once per device: they do not change while the device exists. */
   private readonly deviceNames = new Map<string, string>();
+  private readonly lostCounters: LostCounters<BiolatencyLostReason>;
+  private readonly lostTotals: Record<string, number> = Object.fromEntries(BIOLATENCY_LOST_REASONS.map((r) => [r, 0]));
 
   private constructor(twins: AttachedTwins, issueRequestArg: 0 | 1) {
     this.twins = twins;
     this.variant = twins.variant;
     this.issueRequestArg = issueRequestArg;
     this.hists = twins.object.map('hists');
+    this.lostCounters = new LostCounters(twins.object.map('lost'), BIOLATENCY_LOST_REASONS);
   }
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
@@ -102,6 +108,12 @@ export class BiolatencySource implements LatencySource {
       attributes: { device: this.deviceName(h.major, h.minor), operation: h.operation },
       histogram: { slots: h.slots, sumNs: h.sumNs },
     }));
+  }
+
+  /** Requests not measured since start, by reason. Throws HP_ERR_CLOSED once closed. */
+  lost(): Record<string, number> {
+    for (const [reason, n] of Object.entries(this.lostCounters.delta())) this.lostTotals[reason] += n as number;
+    return { ...this.lostTotals };
   }
 
   programStats(): ProgramStats[] {

@@ -1,6 +1,6 @@
 // Real kernel, as root: off-CPU time of a gcc-built program that sleeps in a known function.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -108,7 +108,7 @@ describe('OffcpuSource', () => {
         expect(w.endNs).toBeGreaterThan(w.startNs);
       }
       const stats = collector!.programStats();
-      expect(stats.map((s) => s.program)).toEqual(['offcpu_switch', 'offcpu_sys_exit'].map((p) => `${p}_${variant === 'tp_btf' ? 'btf' : 'raw'}`));
+      expect(stats.map((s) => s.program)).toEqual(['offcpu_switch', 'offcpu_sys_exit', 'offcpu_free'].map((p) => `${p}_${variant === 'tp_btf' ? 'btf' : 'raw'}`));
       await Promise.all([collector!.close(), collector!.close()]);
       await expect(collector!.drain()).rejects.toThrow(/closed/);
     });
@@ -133,6 +133,54 @@ describe('OffcpuSource', () => {
     expect(mine[0].userStack.length).toBeGreaterThan(0);
     expect(mine[0].kernelStack).toEqual([]);
     expect(windows[2].lost.offcpu_stack_expired).toBeGreaterThanOrEqual(1);
+  });
+
+  it('raw_tp: forgets exited threads, so 20k thread exits neither fill the start records nor untrack new threads', async () => {
+    // Each thread blocks briefly and exits; its last switch-out records a start that no switch-in ends, which the
+    // program deletes when the task is freed. Before, every exit left an entry: the 16k-entry hash was full after
+    // 16k exits and every thread created after that was untracked.
+    const churn = join(dir, 'churn');
+    writeFileSync(`${churn}.c`, `#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static void *brief(void *arg) { usleep(20); return arg; }
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]);
+  for (int i = 0; i < n; i += 16) {
+    pthread_t t[16];
+    for (int j = 0; j < 16; j++) pthread_create(&t[j], 0, brief, 0);
+    for (int j = 0; j < 16; j++) pthread_join(t[j], 0);
+  }
+  return 0;
+}
+`);
+    execFileSync('gcc', ['-O1', '-pthread', '-o', churn, `${churn}.c`]);
+    collector = OffcpuSource.start({ variant: 'raw_tp' });
+    expect(collector.variant).toBe('raw_tp');
+    await sleep(200);
+    const before = collector.startRecordCount()!;
+    const exits = 20_000;
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => execFile(churn, [String(exits)], (err) => (err ? reject(err) : resolve())));
+    const churnMs = performance.now() - t0;
+    // Tasks are freed an RCU grace period after their last switch (lazy RCU may batch them for seconds).
+    let after = collector.startRecordCount()!;
+    for (let i = 0; i < 100 && after - before >= 1000; i++) {
+      await sleep(100);
+      after = collector.startRecordCount()!;
+    }
+    // The churn's window (20k threads may fill its counts map, counted as offcpu_counts_map_full) ends here.
+    const churned = await collector.drain();
+    // A process started after the churn is still tracked: its 300 ms sleep is one block.
+    const sleeper = spawn('sleep', ['0.3'], { stdio: 'ignore' });
+    await new Promise<void>((resolve) => sleeper.on('exit', () => resolve()));
+    const w = await collector.drain();
+    const slept = w.samples.filter((s) => s.pid === sleeper.pid && (s.totalNs ?? 0) > 250_000_000);
+    console.log(`offcpu raw_tp: ${exits} thread exits in ${churnMs.toFixed(0)} ms; start records ${before} before, ${after} after; ` +
+      `start_map_full ${churned.lost.offcpu_start_map_full}, counts_map_full ${churned.lost.offcpu_counts_map_full}`);
+    expect(after - before).toBeLessThan(1000);
+    expect(churned.lost.offcpu_start_map_full + w.lost.offcpu_start_map_full).toBe(0);
+    expect(slept).toHaveLength(1);
   });
 
   it('drops blocks shorter than minBlockNs', async () => {

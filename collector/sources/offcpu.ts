@@ -1,4 +1,4 @@
-// Loads programs/offcpu.bpf.o (sched_switch) and drains off-CPU time per {thread, kernel and user stacks}
+// Loads programs/offcpu.bpf.o (sched_switch, sys_exit, sched_process_free) and drains off-CPU time per {thread, kernel and user stacks}
 // each window. Kernel requirement: BTF; tp_btf + task storage (5.11+), else raw_tp.
 import { LostCounters } from '../bpf/lost-counters.js';
 import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
@@ -57,7 +57,7 @@ export class OffcpuSource implements StackSource {
     const shared = walker ? opts.shareTables : undefined;
     const twins = AttachedTwins.start(
       'offcpu',
-      ['offcpu_switch', 'offcpu_sys_exit'],
+      ['offcpu_switch', 'offcpu_sys_exit', 'offcpu_free'],
       (object) => {
         object.map('.rodata').setInitialValue(config);
         if (shared) {
@@ -96,6 +96,12 @@ export class OffcpuSource implements StackSource {
 
   programStats(): ProgramStats[] {
     return this.twins.programStats();
+  }
+
+  /** raw_tp: threads holding a start record (off CPU, or a block waiting for its user stack); tp_btf: undefined. */
+  startRecordCount(): number | undefined {
+    if (this.variant !== 'raw_tp') return undefined;
+    return this.twins.object.map('start_tid').keys().length;
   }
 
   async drain(): Promise<StackWindow> {

@@ -29,6 +29,8 @@ export interface StackSource {
 export interface LatencySource {
   /** The cumulative histograms since start, one series per label set. */
   series(): HistogramSeries[];
+  /** Events not measured since start, by reason (the program's lost counters). */
+  lost(): Record<string, number>;
   programStats(): ProgramStats[];
   /** Detaches and frees everything. Idempotent. */
   close(): void;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { buildIdDebugPath, crc32, debugLinkCandidates } from './debug-link.js';
 import { type ElfFile, parseElf } from './elf.js';
 import { fdSource } from './file-reads.js';
-import { type OpenedFile, openInRoot, processRoot } from './process-files.js';
+import { type OpenedFile, openInRootDir, processRoot } from './process-files.js';
 import type { ProcMapping } from './proc-maps.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
 
@@ -32,6 +32,8 @@ export interface DebugFileFinderOptions {
   maxDebugFileBytes: number;
   /** Cap on a debug file's symbol count. */
   maxSymbolsPerFile: number;
+  /** Cap on what a parsed debug file keeps alive (parseElf's maxRetainedBytes). */
+  maxRetainedBytes: number;
 }
 
 export class DebugFileFinder {
@@ -93,8 +95,12 @@ export class DebugFileFinder {
 
   /** Runs `use` on `p` opened inside `root`, unless it is missing, not a regular file, too large, or the mapped file itself. */
   private withFile<T>(root: string, p: string, ownInode: string, use: (file: OpenedFile) => T | undefined): T | undefined {
-    const file = openInRoot(root, p, this.opts.maxDebugFileBytes);
-    if (!file) return undefined;
+    const opened = openInRootDir(root, p, { maxBytes: this.opts.maxDebugFileBytes });
+    if (!opened.ok) {
+      if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      return undefined;
+    }
+    const file = opened.file;
     try {
       return file.inode === ownInode ? undefined : use(file);
     } finally {
@@ -104,7 +110,7 @@ export class DebugFileFinder {
 
   /** The debug file's symbols, or undefined (counted) when it does not parse or names no functions. */
   private parse(file: OpenedFile): ElfFile | undefined {
-    const parsed = parseElf(fdSource(file.fd, file.size), { maxSymbols: this.opts.maxSymbolsPerFile });
+    const parsed = parseElf(fdSource(file.fd, file.size), { maxSymbols: this.opts.maxSymbolsPerFile, maxRetainedBytes: this.opts.maxRetainedBytes });
     return parsed.ok && parsed.elf.symbolCount > 0 ? parsed.elf : undefined;
   }
 

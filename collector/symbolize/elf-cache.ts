@@ -1,21 +1,29 @@
 // Parsed ELF files, shared by every process that maps them and keyed by file identity (device, inode, size,
-// mtime) so a file replaced in place is parsed again. An LRU bounded by file count and total symbols. A file
-// without `.symtab` gets its symbols from a detached debug file: on disk where distributions put them
-// (debug-files.ts), else from debuginfod, from the window after the download finishes.
+// mtime) so a file replaced in place is parsed again. An LRU bounded by file count, total symbols and bytes:
+// what each parsed file retains (names, index, sections; its debug file; its cached frames) counts against
+// `maxBytes`, and least recently used files are evicted past it (counted). One file may take at most half of
+// it (parseElf drops symbols past that), and the bytes parsed per drain window are capped, so files that
+// keep evicting each other cannot make every window re-read them. A file without `.symtab` gets its symbols
+// from a detached debug file: on disk where distributions put them (debug-files.ts), else from debuginfod,
+// from the window after the download finishes.
 
 import * as fs from 'node:fs';
 import type { ProfileFrame, ProfileMapping } from '../../exporters/pprof/types.js';
 import { DebugFileFinder } from './debug-files.js';
 import type { DebuginfodClient } from './debuginfod.js';
 import { demangle } from './demangle/index.js';
-import { type ElfFile, parseElf } from './elf.js';
+import { type ElfFile, type ElfResult, parseElf } from './elf.js';
 import { fdSource } from './file-reads.js';
-import { fileIdentity, openMappedFile } from './process-files.js';
+import { fileIdentity, openInRootDir, openMapped } from './process-files.js';
 import type { ProcMapping } from './proc-maps.js';
 import { elfMapping, U64_MAX, unnamedMapping } from './profile-mappings.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
 
 const MAX_CACHED_FRAMES_PER_FILE = 8192;
+/** Estimated bytes of a cached frame object, without its names (two strings, counted by length). */
+const FRAME_BYTES = 160;
+/** Estimated bytes of an entry without symbols (key, mapping, maps). */
+const ENTRY_BYTES = 512;
 
 /** A parsed file (or the vdso image) shared by every process that maps it. */
 export interface FileEntry {
@@ -28,6 +36,8 @@ export interface FileEntry {
   mapping: ProfileMapping;
   frames: Map<bigint, ProfileFrame>;
   symbols: number;
+  /** Estimated bytes this entry keeps alive (counted against the cache's budget while cached). */
+  bytes: number;
   evicted: boolean;
 }
 
@@ -40,6 +50,10 @@ export interface ElfCacheOptions {
   maxSymbols: number;
   /** Cap on a single file's symbol count. */
   maxSymbolsPerFile: number;
+  /** Cap on the bytes all cached files keep alive (one file gets at most half). */
+  maxBytes: number;
+  /** Cap on bytes read by ELF parsing per drain window; past it, files wait for the next window. */
+  maxParseBytesPerDrain: number;
   /** Show C++/Rust names demangled. */
   demangle: boolean;
   /** Debug files on disk larger than this are not used (their CRC32 check reads them whole). */
@@ -52,6 +66,8 @@ export class ElfFileCache {
   /** LRU: Map iteration order = least recently used first. */
   private readonly files = new Map<string, FileEntry>();
   private totalSymbols = 0;
+  private totalBytes = 0;
+  private parsedThisDrain = 0;
   /** Mapping objects by file identity, outliving ELF eviction so a file keeps one mapping object. */
   private readonly mappings = new Map<string, ProfileMapping>();
   /** Entries waiting for a debuginfod download. */
@@ -66,6 +82,7 @@ export class ElfFileCache {
       procRoot: opts.procRoot,
       maxDebugFileBytes: opts.maxDebugFileBytes,
       maxSymbolsPerFile: opts.maxSymbolsPerFile,
+      maxRetainedBytes: Math.floor(opts.maxBytes / 2),
     });
   }
 
@@ -77,22 +94,29 @@ export class ElfFileCache {
     return this.totalSymbols;
   }
 
+  /** Estimated bytes the cached files keep alive. */
+  get bytesUsed(): number {
+    return this.totalBytes;
+  }
+
+  /** Starts a drain window: the parse budget is available again. */
+  beginDrain(): void {
+    this.parsedThisDrain = 0;
+  }
+
   /**
    * The parsed file behind mapping `m` of `pid`, from the cache when the same file was parsed before.
    * Undefined when it cannot be opened or is no longer the file that was mapped. Never throws.
    */
   open(pid: number, m: ProcMapping): FileEntry | undefined {
-    const fd = openMappedFile(this.opts.procRoot, pid, m);
-    if (fd < 0) {
+    const opened = openMapped(this.opts.procRoot, pid, m);
+    if (!opened.ok) {
+      if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
       this.stats.fileOpenErrors++;
       return undefined;
     }
+    const { fd, stat: s } = opened.file;
     try {
-      const s = fs.fstatSync(fd, { bigint: true });
-      if (!s.isFile()) {
-        this.stats.fileOpenErrors++;
-        return undefined;
-      }
       if (m.inode !== 0n && s.ino !== m.inode) {
         // The path now names another file than the one mapped: its symbols would lie.
         this.stats.fileOpenErrors++;
@@ -105,14 +129,20 @@ export class ElfFileCache {
         this.touch(hit);
         return hit;
       }
-      const parsed = parseElf(fdSource(fd, Number(s.size)), { maxSymbols: this.opts.maxSymbolsPerFile });
+      if (this.parsedThisDrain >= this.opts.maxParseBytesPerDrain) {
+        // Tried again next window (the caller remembers the failure for this one only).
+        this.stats.elfParsesDeferred++;
+        return undefined;
+      }
+      const parsed = this.parse(fd, Number(s.size));
       let entry: FileEntry;
       if (!parsed.ok) {
         this.stats.elfErrors++;
-        entry = { key, mapping: this.failedMapping(m.path), frames: new Map(), symbols: 0, evicted: false };
+        entry = { key, mapping: this.failedMapping(m.path), frames: new Map(), symbols: 0, bytes: ENTRY_BYTES, evicted: false };
       } else {
         this.stats.elfFilesLoaded++;
-        entry = { key, elf: parsed.elf, mapping: this.mappingFor(key, m.path, parsed.elf), frames: new Map(), symbols: parsed.elf.symbolCount, evicted: false };
+        const elf = parsed.elf;
+        entry = { key, elf, mapping: this.mappingFor(key, m.path, elf), frames: new Map(), symbols: elf.symbolCount, bytes: ENTRY_BYTES + elf.retainedBytes, evicted: false };
       }
       this.insert(entry);
       this.findDebugFile(entry, pid, m, `${s.dev}:${s.ino}`);
@@ -123,6 +153,18 @@ export class ElfFileCache {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** Parses an open file within the per-file share of the budget, charging what it read to this window. */
+  private parse(fd: number, size: number): ElfResult {
+    const parsed = parseElf(fdSource(fd, size), { maxSymbols: this.opts.maxSymbolsPerFile, maxRetainedBytes: Math.floor(this.opts.maxBytes / 2) });
+    if (parsed.ok) {
+      this.parsedThisDrain += parsed.elf.bytesRead;
+      if (parsed.elf.retainedLimitReached) this.stats.elfSymbolsTruncated++;
+    } else {
+      this.parsedThisDrain += 4096;
+    }
+    return parsed;
   }
 
   /** Marks `entry` most recently used. */
@@ -155,11 +197,14 @@ export class ElfFileCache {
     let frame = entry.frames.get(vaddr);
     if (!frame) {
       const sym = entry.debug?.lookup(vaddr) ?? elf.lookup(vaddr);
-      const shown = sym && this.opts.demangle ? demangle(sym.name) : undefined;
+      const budget = { overBudget: false };
+      const shown = sym && this.opts.demangle ? demangle(sym.name, budget) : undefined;
       if (shown !== undefined) this.stats.demangledNames++;
+      if (budget.overBudget) this.stats.demangleOverBudget++;
       frame = { address: vaddr, functionName: shown ?? sym?.name, systemName: sym?.name, kind: 'native', mapping: entry.mapping };
-      if (entry.frames.size >= MAX_CACHED_FRAMES_PER_FILE) entry.frames.clear();
+      if (entry.frames.size >= MAX_CACHED_FRAMES_PER_FILE) this.clearFrames(entry);
       entry.frames.set(vaddr, frame);
+      if (this.holds(entry)) this.charge(entry, frameBytes(frame));
     }
     return frame;
   }
@@ -189,6 +234,7 @@ export class ElfFileCache {
     if (!entry.elf || entry.elf.hasSymtab) return;
     const local = this.localDebug.find(pid, m, entry.elf, inode);
     if (local) {
+      this.parsedThisDrain += local.elf.bytesRead;
       this.useDebugFile(entry, local.elf);
       return;
     }
@@ -205,11 +251,16 @@ export class ElfFileCache {
 
   private attachDebugFile(entry: FileEntry, file: string): void {
     entry.pendingBuildId = undefined;
-    let fd = -1;
+    // The debuginfod cache is the collector's own directory, opened by the same rules all the same.
+    const opened = openInRootDir('/', file);
+    if (!opened.ok) {
+      if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      this.stats.debugFileErrors++;
+      return;
+    }
+    const fd = opened.file.fd;
     try {
-      fd = fs.openSync(file, 'r');
-      const size = fs.fstatSync(fd).size;
-      const parsed = parseElf(fdSource(fd, size), { maxSymbols: this.opts.maxSymbolsPerFile });
+      const parsed = this.parse(fd, opened.file.size);
       // A debug file for another build would name the wrong functions.
       if (!parsed.ok || parsed.elf.buildId !== entry.elf?.buildId || parsed.elf.symbolCount === 0) {
         this.stats.debugFileErrors++;
@@ -219,16 +270,18 @@ export class ElfFileCache {
     } catch {
       this.stats.debugFileErrors++;
     } finally {
-      if (fd >= 0) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
   }
 
   /** Names `entry`'s addresses from `debug` from now on; the mapping keeps the original file's build-id. */
   private useDebugFile(entry: FileEntry, debug: ElfFile): void {
+    if (entry.evicted) return;
     entry.debug = debug;
-    entry.frames.clear();
+    this.clearFrames(entry);
     entry.symbols += debug.symbolCount;
     this.totalSymbols += debug.symbolCount;
+    this.charge(entry, debug.retainedBytes);
     const mp = entry.mapping;
     if (!mp.hasFunctions) {
       entry.mapping = Object.freeze({ ...mp, hasFunctions: true });
@@ -254,13 +307,64 @@ export class ElfFileCache {
   private insert(entry: FileEntry): void {
     this.files.set(entry.key, entry);
     this.totalSymbols += entry.symbols;
-    for (const [key, old] of this.files) {
-      if (this.files.size <= this.opts.maxFiles && this.totalSymbols <= this.opts.maxSymbols) break;
-      if (old === entry) break; // keep the file just loaded even when it alone exceeds the budget
-      this.files.delete(key);
-      this.totalSymbols -= old.symbols;
-      old.evicted = true;
-      this.stats.elfEvictions++;
+    this.totalBytes += entry.bytes;
+    this.evictFor(entry);
+  }
+
+  /** Adds `bytes` to a cached entry's share and evicts others when the cache is over its budget. */
+  private charge(entry: FileEntry, bytes: number): void {
+    entry.bytes += bytes;
+    this.totalBytes += bytes;
+    this.evictFor(entry);
+  }
+
+  /**
+   * Evicts least recently used files until the cache fits its budgets, keeping `keep` (the file in use); if it
+   * alone is over the byte budget, its frame cache goes.
+   */
+  private evictFor(keep: FileEntry): void {
+    const over = () => this.files.size > this.opts.maxFiles || this.totalSymbols > this.opts.maxSymbols || this.totalBytes > this.opts.maxBytes;
+    for (const old of this.files.values()) {
+      if (!over()) return;
+      if (old === keep) continue;
+      this.evict(old);
+    }
+    if (this.totalBytes > this.opts.maxBytes) this.clearFrames(keep);
+  }
+
+  private evict(old: FileEntry): void {
+    this.files.delete(old.key);
+    this.totalSymbols -= old.symbols;
+    this.totalBytes -= old.bytes;
+    old.evicted = true;
+    // Processes may still reference the entry (until their maps change): let its symbols go now.
+    old.elf = undefined;
+    old.debug = undefined;
+    old.frames = new Map();
+    this.pendingDebug.delete(old);
+    this.stats.elfEvictions++;
+  }
+
+  /** Drops an entry's cached frames and their share of the budget. */
+  private clearFrames(entry: FileEntry): void {
+    if (entry.frames.size === 0) return;
+    let bytes = 0;
+    for (const f of entry.frames.values()) bytes += frameBytes(f);
+    entry.frames.clear();
+    if (this.holds(entry)) {
+      entry.bytes -= bytes;
+      this.totalBytes -= bytes;
     }
   }
+
+  /** The entry is in the cache and counted (not evicted, and not the vdso image, which lives apart). */
+  private holds(entry: FileEntry): boolean {
+    return !entry.evicted && this.files.get(entry.key) === entry;
+  }
+}
+
+/** Estimated bytes of a cached frame: the object and its names (a name shown as is is one string). */
+function frameBytes(f: ProfileFrame): number {
+  const system = f.systemName?.length ?? 0;
+  return FRAME_BYTES + system + (f.functionName === f.systemName ? 0 : (f.functionName?.length ?? 0));
 }

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource, parseElf, parseElfNotes, type ElfFile } from './elf.js';
-import { LIB_SOURCE, gcc, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
+import { fdSource } from './file-reads.js';
+import { LIB_SOURCE, gcc, inflateStringTable, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
 
 const PROGRAM = `
 #include <stdio.h>
@@ -258,6 +259,61 @@ describe('parseElf on bad input', () => {
       expect(v.elf.warnings.join(), what).toMatch(warning);
       expect(v.elf.hasSymtab, what).toBe(false);
     }
+  });
+});
+
+describe('parseElf memory and time bounds (issue 10)', () => {
+  it('reads only the names it keeps from a 256 MiB string table that is one hole', () => {
+    const file = path.join(dir, 'pie-256m-strtab');
+    fs.copyFileSync(pie, file);
+    inflateStringTable(file, 256 << 20);
+    expect(fs.statSync(file).size).toBeGreaterThan(256 << 20);
+    expect(fs.statSync(file).blocks * 512).toBeLessThan(1 << 20); // sparse on disk
+    const fd = fs.openSync(file, 'r');
+    try {
+      const t0 = performance.now();
+      const r = parseElf(fdSource(fd, fs.fstatSync(fd).size));
+      const ms = performance.now() - t0;
+      if (!r.ok) throw new Error(r.error);
+      console.log(`256 MiB .strtab: ${r.elf.symbolCount} functions, ${r.elf.bytesRead} bytes read, ${r.elf.retainedBytes} retained, ${ms.toFixed(1)} ms`);
+      expect(r.elf.warnings).toEqual([]);
+      expect(expectMatchesNm(r.elf, file)).toBeGreaterThan(6);
+      expect(r.elf.bytesRead).toBeLessThan(1 << 20);
+      expect(r.elf.retainedBytes).toBeLessThan(64 << 10);
+      expect(ms).toBeLessThan(200);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('stops keeping symbols at maxRetainedBytes and says so', () => {
+    const node = fs.realpathSync(process.execPath);
+    const fd = fs.openSync(node, 'r');
+    try {
+      const src = fdSource(fd, fs.fstatSync(fd).size);
+      const full = parseElf(src);
+      const capped = parseElf(src, { maxRetainedBytes: 1 << 20 });
+      if (!full.ok || !capped.ok) throw new Error('parse node');
+      expect(full.elf.retainedBytes).toBeGreaterThan(4 << 20);
+      expect(capped.elf.retainedBytes).toBeLessThanOrEqual(1 << 20);
+      expect(capped.elf.symbolCount).toBeGreaterThan(1000);
+      expect(capped.elf.symbolCount).toBeLessThan(full.elf.symbolCount);
+      expect(capped.elf.warnings.join()).toMatch(/retained bytes limit/);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('reads one symbol table of each kind, however many a file declares', () => {
+    const b = Buffer.from(fs.readFileSync(lib));
+    const dynsym = sectionHeader(b, '.dynsym');
+    dynsym.writeUInt32LE(2, 4); // a second SHT_SYMTAB
+    const r = parseElf(bufferSource(b));
+    if (!r.ok) throw new Error(r.error);
+    expect(r.elf.warnings.join()).toMatch(/1 extra SHT_SYMTAB sections ignored/);
+    expect(r.elf.hasSymtab).toBe(true);
+    // The first one (the former .dynsym, before .symtab in the file) names the exported functions.
+    expect(r.elf.lookup(nmFunctions(lib, true).find((f) => f.name === 'osprey_lib_work')!.address)?.name).toBe('osprey_lib_work');
   });
 });
 

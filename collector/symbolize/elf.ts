@@ -4,6 +4,10 @@
 // bounds-checked; a malformed or truncated file gives `{ ok: false, error }`, never an exception. Symbol and
 // string tables may be SHF_COMPRESSED (zlib), as in some detached debug files; `.gnu_debuglink` is read too;
 // names lose their symbol version (`@GLIBC_2.2.5`).
+// Memory and time are bounded for hostile files: one `.symtab` and one `.dynsym` at most, each read once in
+// chunks; of a string table only the names the kept symbols point at are read (a 256 MiB table that is one
+// hole costs a few reads), copied into one compact buffer that is all the result keeps; what the result
+// retains (`retainedBytes`: names, the address index, sections) stops growing at `maxRetainedBytes`.
 
 import * as zlib from 'node:zlib';
 import { type DebugLink, parseDebugLink } from './debug-link.js';
@@ -69,8 +73,12 @@ export interface ElfFile {
   debugLink?: DebugLink;
   /** Function symbols kept (after de-duplication by address). */
   symbolCount: number;
-  /** Bytes retained for symbol names (the string tables). */
+  /** Estimated bytes the result keeps alive: symbol names, the address index, sections and segments. */
   retainedBytes: number;
+  /** Bytes read from the source while parsing (headers, symbol tables, the parts of string tables used). */
+  bytesRead: number;
+  /** Symbols were dropped to stay within maxRetainedBytes. */
+  retainedLimitReached: boolean;
   /** Problems that left the result partial (a bad symbol table, a truncated note, ...). */
   warnings: string[];
   lookup(vaddr: bigint): ElfSymbolHit | undefined;
@@ -83,10 +91,12 @@ export type ElfResult = { ok: true; elf: ElfFile } | { ok: false; error: string 
 export interface ElfParseOptions {
   /** Cap on symbols read from all symbol tables together. */
   maxSymbols?: number;
-  /** Cap on the size of one string table or symbol table read. */
+  /** Cap on the declared size of one string table or symbol table (and on an inflated one). */
   maxTableBytes?: number;
   /** Cap on one symbol name. */
   maxNameLength?: number;
+  /** Cap on `retainedBytes`: symbols past it are dropped (a warning says how many). Default 64 MiB. */
+  maxRetainedBytes?: number;
   /** Skip symbol tables (headers and build-id only). */
   skipSymbols?: boolean;
 }
@@ -113,6 +123,17 @@ const NT_GNU_BUILD_ID = 3;
 const MAX_NOTE_BYTES = 1 << 16;
 const MAX_SECTIONS = 1 << 16;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const SYM_SIZE = 24;
+/** Symbol entries read per chunk (about 1 MiB). */
+const SYM_CHUNK = 43_690;
+/** Symbols per table are below this (maxSymbols is capped to it), so offset * ORDER_SHIFT + index is exact. */
+const ORDER_SHIFT = 2 ** 21;
+/** Bytes of a string table read at a time around the names needed. */
+const STR_CHUNK = 256 << 10;
+/** Estimated bytes per kept symbol in the address index (three Float64Arrays). */
+const INDEX_BYTES_PER_SYMBOL = 24;
+/** Estimated bytes of one section or segment object with its name. */
+const HEADER_OBJECT_BYTES = 200;
 
 class ElfFormatError extends Error {}
 
@@ -133,14 +154,32 @@ function readExact(src: ByteSource, offset: bigint, length: bigint, what: string
 /** Parses an ELF64 little-endian image. Never throws. */
 export function parseElf(src: ByteSource, options: ElfParseOptions = {}): ElfResult {
   try {
-    return { ok: true, elf: parseUnchecked(src, options) };
+    return { ok: true, elf: parseUnchecked(countingSource(src), options) };
   } catch (err) {
     if (err instanceof ElfFormatError) return { ok: false, error: `parse ELF: ${err.message}` };
     return { ok: false, error: `parse ELF: ${(err as Error)?.message ?? String(err)}` };
   }
 }
 
-function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
+/** `src` with a count of the bytes read through it. */
+interface CountingSource extends ByteSource {
+  bytesRead: number;
+}
+
+function countingSource(src: ByteSource): CountingSource {
+  const counted: CountingSource = {
+    size: src.size,
+    bytesRead: 0,
+    read(offset, length) {
+      const b = src.read(offset, length);
+      counted.bytesRead += b.length;
+      return b;
+    },
+  };
+  return counted;
+}
+
+function parseUnchecked(src: CountingSource, options: ElfParseOptions): ElfFile {
   const maxTable = options.maxTableBytes ?? 256 << 20;
   const warnings: string[] = [];
   if (src.size < 64) fail(`file too small for an ELF header (${src.size} bytes)`);
@@ -245,34 +284,37 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
     }
   }
 
-  // Function symbols from .symtab and .dynsym, merged; one string buffer per table.
-  const builder = new SymbolIndexBuilder({ maxSymbols: options.maxSymbols ?? 2_000_000 });
-  const tables: Buffer[] = [];
+  // Function symbols from the first .symtab and the first .dynsym, merged; names in one compact buffer.
+  const maxSymbols = options.maxSymbols ?? 2_000_000;
+  const maxName = options.maxNameLength ?? 4096;
+  const headerBytes = (sections.length + segments.length) * HEADER_OBJECT_BYTES;
+  const builder = new SymbolIndexBuilder({ maxSymbols });
+  const names = new NameStore(Math.max(0, (options.maxRetainedBytes ?? 64 << 20) - headerBytes));
   let hasSymtab = false;
   let hasDynsym = false;
-  let retainedBytes = 0;
   if (!options.skipSymbols) {
-    for (const s of sections) {
-      if (s.type !== SHT_SYMTAB && s.type !== SHT_DYNSYM) continue;
+    for (const type of [SHT_SYMTAB, SHT_DYNSYM]) {
+      const tables = sections.filter((x) => x.type === type);
+      if (tables.length > 1) warnings.push(`${tables.length - 1} extra ${type === SHT_SYMTAB ? 'SHT_SYMTAB' : 'SHT_DYNSYM'} sections ignored`);
+      const sec = tables[0];
+      if (!sec) continue;
       try {
-        const added = readSymbols(src, s, sections, builder, tables, maxTable, s.type === SHT_SYMTAB ? 1 : 0);
-        if (s.type === SHT_SYMTAB) hasSymtab = true;
+        readSymbols(src, sec, sections, builder, names, maxTable, maxName, type === SHT_SYMTAB ? 1 : 0);
+        if (type === SHT_SYMTAB) hasSymtab = true;
         else hasDynsym = true;
-        retainedBytes += added;
       } catch (err) {
         if (!(err instanceof ElfFormatError)) throw err;
-        warnings.push(`${s.name || 'symbol table'}: ${err.message}`);
+        warnings.push(`${sec.name || 'symbol table'}: ${err.message}`);
       }
     }
     if (builder.dropped > 0) warnings.push(`${builder.dropped} symbols dropped (limit or out of range)`);
+    if (names.dropped > 0) warnings.push(`${names.dropped} symbols dropped (retained bytes limit)`);
   }
-  const maxName = options.maxNameLength ?? 4096;
   // A size-0 symbol (hand-written assembly) covers up to the next symbol but not past the executable segment.
   const execEnd = execSegment ? execSegment.vaddr + execSegment.memsz : undefined;
-  const index: SymbolIndex = builder.build((ref) => {
-    const t = tables[Math.floor(ref / 2 ** 32)];
-    return t ? withoutVersion(cString(t, ref % 2 ** 32, maxName)) : '';
-  });
+  const store = names.finish();
+  const index: SymbolIndex = builder.build((ref) => cString(store, ref, maxName));
+  const retainedBytes = headerBytes + store.length + index.length * INDEX_BYTES_PER_SYMBOL;
 
   return {
     type,
@@ -287,6 +329,8 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
     debugLink,
     symbolCount: index.length,
     retainedBytes,
+    bytesRead: src.bytesRead,
+    retainedLimitReached: names.dropped > 0,
     warnings,
     lookup(vaddr) {
       const hit = index.lookup(vaddr);
@@ -304,45 +348,227 @@ function parseUnchecked(src: ByteSource, options: ElfParseOptions): ElfFile {
   };
 }
 
+/**
+ * Names of the symbols kept, one after the other (NUL-terminated, without their symbol version), in a buffer
+ * that grows up to `cap` bytes together with the index the symbols cost; symbols past it are dropped.
+ */
+class NameStore {
+  private buf = Buffer.alloc(0);
+  private used = 0;
+  private symbols = 0;
+  dropped = 0;
+
+  constructor(private readonly cap: number) {}
+
+  /** Room for one more symbol whose name is `nameBytes` long. */
+  fits(nameBytes: number): boolean {
+    return this.used + nameBytes + 1 + (this.symbols + 1) * INDEX_BYTES_PER_SYMBOL <= this.cap;
+  }
+
+  /** Appends bytes [start, end) of `src` as a name; returns its reference. Call `fits` first. */
+  add(src: Buffer, start: number, end: number): number {
+    const n = end - start;
+    if (this.used + n + 1 > this.buf.length) {
+      const next = Buffer.alloc(Math.min(Math.max(this.buf.length * 2, this.used + n + 1, 4096), Math.max(this.cap, this.used + n + 1)));
+      this.buf.copy(next, 0, 0, this.used);
+      this.buf = next;
+    }
+    const ref = this.used;
+    const buf = this.buf;
+    // Most names are short: a loop beats Buffer.copy's per-call cost.
+    if (n < 64) for (let i = 0; i < n; i++) buf[ref + i] = src[start + i];
+    else src.copy(buf, ref, start, end);
+    buf[ref + n] = 0;
+    this.used += n + 1;
+    return ref;
+  }
+
+  /** One more symbol shares a name already stored (its index entry still counts). */
+  count(): void {
+    this.symbols++;
+  }
+
+  /** The names, in a buffer of exactly their size (the growing one is dropped). */
+  finish(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.used));
+    this.buf = Buffer.alloc(0);
+    return out;
+  }
+}
+
+/** A string table read on demand, a window at a time (or whole, when it had to be inflated). */
+class StringTable {
+  /** After `seek`: the string is bytes [start, end) of buf. */
+  buf: Buffer;
+  start = 0;
+  end = 0;
+  private windowStart = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly offset: number,
+    readonly size: number,
+    private readonly inflated?: Buffer,
+  ) {
+    this.buf = inflated ?? Buffer.alloc(0);
+  }
+
+  /** Positions start and end on the NUL-terminated string at `off`, at most `max` bytes of it. */
+  seek(off: number, max: number): void {
+    if (!this.inflated) {
+      const start = off - this.windowStart;
+      const inWindow = start >= 0 && start < this.buf.length;
+      const end = inWindow ? cStringEnd(this.buf, start, max) : 0;
+      // Refill unless the whole name (or `max` bytes of it) is inside the window.
+      if (!inWindow || (end === this.buf.length && end - start < max && this.windowStart + end < this.size)) {
+        this.buf = this.src.read(this.offset + off, Math.min(this.size - off, Math.max(STR_CHUNK, max + 1)));
+        this.windowStart = off;
+        this.start = 0;
+        this.end = cStringEnd(this.buf, 0, max);
+        return;
+      }
+      this.start = start;
+      this.end = end;
+      return;
+    }
+    this.start = off;
+    this.end = cStringEnd(this.buf, off, max);
+  }
+}
+
 function readSymbols(
   src: ByteSource,
   symSec: ElfSection,
   sections: ElfSection[],
   builder: SymbolIndexBuilder,
-  tables: Buffer[],
+  names: NameStore,
   maxTable: number,
+  maxName: number,
   sourceRank: number,
-): number {
-  if (symSec.entsize !== 24n) fail(`symbol entry size ${symSec.entsize} != 24`);
+): void {
+  if (symSec.entsize !== BigInt(SYM_SIZE)) fail(`symbol entry size ${symSec.entsize} != ${SYM_SIZE}`);
   if (symSec.link <= 0 || symSec.link >= sections.length) fail(`bad string table link ${symSec.link}`);
   const strSec = sections[symSec.link];
   if (strSec.type !== SHT_STRTAB) fail(`linked section ${symSec.link} is not a string table`);
-  const symData = readSection(src, symSec, 'symbols', maxTable);
-  const syms = symData.subarray(0, symData.length - (symData.length % 24));
-  const strs = readSection(src, strSec, 'string table', maxTable);
-  const tableIndex = tables.length;
-  tables.push(strs);
-  const count = syms.length / 24;
-  for (let i = 1; i < count; i++) {
-    const o = i * 24;
-    const info = syms[o + 4];
-    const stType = info & 0xf;
-    const shndx = syms.readUInt16LE(o + 6);
-    // Hand-written assembly often declares functions as NOTYPE with a size: keep those when they sit in code.
-    const isCode = stType === STT_FUNC || stType === STT_GNU_IFUNC;
-    if (!isCode && !(stType === STT_NOTYPE && shndx < sections.length && (sections[shndx].flags & SHF_EXECINSTR) !== 0n)) continue;
-    const value = syms.readBigUInt64LE(o + 8);
-    if (shndx === 0 || value === 0n) continue; // undefined (imported) or placeholder
-    const nameOff = syms.readUInt32LE(o);
-    if (nameOff === 0 || nameOff >= strs.length) continue;
-    const sizeBig = syms.readBigUInt64LE(o + 16);
-    const size = sizeBig > MAX_SAFE ? 0 : Number(sizeBig);
-    if (!isCode && size === 0) continue;
-    const bind = info >> 4;
-    const rank = (isCode ? 16 : 0) + (size > 0 ? 8 : 0) + (bind === STB_GLOBAL ? 4 : bind === STB_WEAK ? 2 : 0) + sourceRank;
-    if (!builder.add(value, size, tableIndex * 2 ** 32 + nameOff, rank) && builder.full) break;
+  const strs = openStringTable(src, strSec, maxTable);
+
+  // Pass 1: the function symbols, in chunks of the table.
+  let cap = 1024;
+  let addr = new Float64Array(cap);
+  let size = new Float64Array(cap);
+  let nameOff = new Uint32Array(cap);
+  let rank = new Uint8Array(cap);
+  let n = 0;
+  const room = Math.max(0, Math.min(ORDER_SHIFT - 1, builder.maxSymbols - builder.count));
+  forEachSymbolChunk(src, symSec, maxTable, (syms, first) => {
+    const count = syms.length / SYM_SIZE;
+    for (let i = first ? 1 : 0; i < count && n < room; i++) {
+      const o = i * SYM_SIZE;
+      const info = syms[o + 4];
+      const stType = info & 0xf;
+      const shndx = syms.readUInt16LE(o + 6);
+      // Hand-written assembly often declares functions as NOTYPE with a size: keep those when they sit in code.
+      const isCode = stType === STT_FUNC || stType === STT_GNU_IFUNC;
+      if (!isCode && !(stType === STT_NOTYPE && shndx < sections.length && (sections[shndx].flags & SHF_EXECINSTR) !== 0n)) continue;
+      const value = syms.readBigUInt64LE(o + 8);
+      if (shndx === 0 || value === 0n || value > MAX_SAFE) continue; // undefined (imported), placeholder, or not indexable
+      const off = syms.readUInt32LE(o);
+      if (off === 0 || off >= strs.size) continue;
+      const sizeBig = syms.readBigUInt64LE(o + 16);
+      const sz = sizeBig > MAX_SAFE ? 0 : Number(sizeBig);
+      if (!isCode && sz === 0) continue;
+      const bind = info >> 4;
+      if (n === cap) {
+        cap *= 2;
+        addr = grow(addr, new Float64Array(cap));
+        size = grow(size, new Float64Array(cap));
+        nameOff = grow(nameOff, new Uint32Array(cap));
+        rank = grow(rank, new Uint8Array(cap));
+      }
+      addr[n] = Number(value);
+      size[n] = sz;
+      nameOff[n] = off;
+      rank[n] = (isCode ? 16 : 0) + (sz > 0 ? 8 : 0) + (bind === STB_GLOBAL ? 4 : bind === STB_WEAK ? 2 : 0) + sourceRank;
+      n++;
+    }
+    return n < room;
+  });
+  if (n >= room) builder.dropped++;
+
+  // Pass 2: their names, in string-table order so each part of the table is read once. Sorted as one number
+  // per symbol (name offset * 2^21 + index: below 2^53 as n < 2^21), which a typed array sorts natively.
+  const order = new Float64Array(n);
+  for (let i = 0; i < n; i++) order[i] = nameOff[i] * ORDER_SHIFT + i;
+  order.sort();
+  let prevOff = -1;
+  let prevRef = -1;
+  for (let k = 0; k < n; k++) {
+    const i = order[k] % ORDER_SHIFT;
+    const off = nameOff[i];
+    let ref = prevRef;
+    if (off !== prevOff) {
+      strs.seek(off, maxName);
+      const { buf, start } = strs;
+      const end = versionStart(buf, start, strs.end);
+      if (end === start) continue;
+      if (!names.fits(end - start)) {
+        names.dropped += n - k;
+        break;
+      }
+      ref = names.add(buf, start, end);
+      prevOff = off;
+      prevRef = ref;
+    } else if (!names.fits(0)) {
+      names.dropped += n - k;
+      break;
+    }
+    names.count();
+    if (!builder.addOffset(addr[i], size[i], ref, rank[i]) && builder.full) break;
   }
-  return strs.length;
+}
+
+/** Where a `.symtab` name's symbol version (`@GLIBC_2.2.5`, `@@GLIBC_2.34`) starts, or `end`. */
+function versionStart(buf: Buffer, start: number, end: number): number {
+  for (let i = start + 1; i < end; i++) if (buf[i] === 0x40) return i;
+  return end;
+}
+
+function grow<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/**
+ * Calls `each` with consecutive chunks of a symbol table (whole entries), until it returns false. An
+ * SHF_COMPRESSED table is inflated whole (at most `cap` bytes).
+ */
+function forEachSymbolChunk(src: ByteSource, sec: ElfSection, cap: number, each: (syms: Buffer, first: boolean) => boolean): void {
+  if ((sec.flags & SHF_COMPRESSED) !== 0n) {
+    const data = readSection(src, sec, 'symbols', cap);
+    each(data.subarray(0, data.length - (data.length % SYM_SIZE)), true);
+    return;
+  }
+  if (sec.offset < 0n || sec.size > BigInt(cap)) fail(`symbols: size ${sec.size} exceeds limit ${cap}`);
+  if (sec.offset + sec.size > BigInt(src.size)) fail(`symbols: range ${sec.offset}+${sec.size} past end of file (${src.size} bytes)`);
+  const total = Number(sec.size) - (Number(sec.size) % SYM_SIZE);
+  const start = Number(sec.offset);
+  for (let pos = 0; pos < total; pos += SYM_CHUNK * SYM_SIZE) {
+    const len = Math.min(SYM_CHUNK * SYM_SIZE, total - pos);
+    const chunk = src.read(start + pos, len);
+    if (chunk.length !== len) fail(`symbols: short read (${chunk.length} of ${len} bytes)`);
+    if (!each(chunk, pos === 0)) return;
+  }
+}
+
+/** A string table for on-demand reads; an SHF_COMPRESSED one is inflated whole (at most `cap` bytes). */
+function openStringTable(src: ByteSource, sec: ElfSection, cap: number): StringTable {
+  if ((sec.flags & SHF_COMPRESSED) !== 0n) {
+    const data = readSection(src, sec, 'string table', cap);
+    return new StringTable(src, 0, data.length, data);
+  }
+  if (sec.size > BigInt(cap)) fail(`string table: size ${sec.size} exceeds limit ${cap}`);
+  if (sec.offset + sec.size > BigInt(src.size)) fail(`string table: range ${sec.offset}+${sec.size} past end of file (${src.size} bytes)`);
+  return new StringTable(src, Number(sec.offset), Number(sec.size));
 }
 
 /**
@@ -367,22 +593,17 @@ function readSection(src: ByteSource, sec: ElfSection, what: string, cap: number
   return out;
 }
 
-/**
- * A `.symtab` name without its symbol version (`clock_nanosleep@GLIBC_2.2.5`, `__libc_start_main@@GLIBC_2.34`,
- * as glibc's own symbol table has them), so a function has the name `.dynsym` gives it, with or without a
- * debug file.
- */
-function withoutVersion(name: string): string {
-  const at = name.indexOf('@');
-  return at > 0 ? name.slice(0, at) : name;
-}
-
 /** A NUL-terminated string at `off`, at most `max` bytes. */
 function cString(buf: Buffer, off: number, max: number): string {
   if (off < 0 || off >= buf.length) return '';
-  let end = buf.indexOf(0, off);
-  if (end < 0 || end - off > max) end = Math.min(buf.length, off + max);
-  return buf.toString('utf8', off, end);
+  return buf.toString('utf8', off, cStringEnd(buf, off, max));
+}
+
+/** End of the NUL-terminated string at `off`: its NUL, `off + max`, or the end of `buf`, whichever is first. */
+function cStringEnd(buf: Buffer, off: number, max: number): number {
+  const limit = Math.min(buf.length, off + max);
+  for (let i = off; i < limit; i++) if (buf[i] === 0) return i;
+  return limit;
 }
 
 /** Parses an ELF note area (PT_NOTE contents, `.note.*` sections, /sys/kernel/notes). Never throws. */

@@ -1,7 +1,7 @@
 // Public API of the stack symbolizer.
-export { Symbolizer, type SymbolizerOptions } from './symbolizer.js';
+export { DEFAULT_MAX_CACHE_BYTES, Symbolizer, type SymbolizerOptions } from './symbolizer.js';
 export type { SymbolizerStats } from './symbolizer-stats.js';
-export { resolveInRoot } from './process-files.js';
+export { openInProcessRoot, openInRootDir, type OpenResult, type OpenRefusal } from './process-files.js';
 export { parseDebugLink, type DebugLink } from './debug-link.js';
 export { DebuginfodClient, DEFAULT_DEBUGINFOD_CACHE, type DebuginfodOptions, type DebuginfodStats } from './debuginfod.js';
 export {

@@ -1,5 +1,7 @@
 // /proc/kallsyms parser: text symbols (t/T/w/W) of the kernel and its modules, sorted for address lookup.
+// Names are copied out of the text (detach-string.ts), so the 10+ MB text is not kept alive.
 
+import { detachString } from './detach-string.js';
 import { SymbolIndex, SymbolIndexBuilder } from './symbol-index.js';
 
 export interface KallsymsOptions {
@@ -41,6 +43,7 @@ export function parseKallsyms(text: string, options: KallsymsOptions = {}): Kall
   const mods: Array<string | undefined> = [];
   const ranks: number[] = [];
   let malformed = 0;
+  const moduleNames = new Map<string, string>();
   let nonZero = false;
   let sawAny = false;
   const maxSymbols = options.maxSymbols ?? 2_000_000;
@@ -82,8 +85,8 @@ export function parseKallsyms(text: string, options: KallsymsOptions = {}): Kall
     }
     if (addrs.length >= maxSymbols) continue;
     addrs.push(address);
-    names.push(name);
-    mods.push(module);
+    names.push(detachString(name));
+    mods.push(module === undefined ? undefined : (moduleNames.get(module) ?? intern(moduleNames, module)));
     // Prefer global over weak over local, and real functions over the 16-byte `__pfx_`/`__cfi_` padding stubs.
     const padding = name.startsWith('__pfx_') || name.startsWith('__cfi_');
     ranks.push((padding ? 0 : 8) + (type === 'T' ? 4 : type === 'W' ? 2 : 0));
@@ -106,4 +109,11 @@ export function parseKallsyms(text: string, options: KallsymsOptions = {}): Kall
       return { name: hit.name, module: mods[hit.ref], address: hit.address };
     },
   };
+}
+
+/** One copy of each module name for all its symbols. */
+function intern(names: Map<string, string>, name: string): string {
+  const copy = detachString(name);
+  names.set(copy, copy);
+  return copy;
 }

@@ -1,5 +1,7 @@
 // Kernel frames: names from /proc/kallsyms, one [kernel.kallsyms] mapping carrying the running kernel's
-// build-id, and a cache of the frames built so the same address is named once.
+// build-id, and a cache of the frames built so the same address is named once. Modules come and go: the
+// module list (names and load addresses from /proc/modules) is compared at most once per window and per
+// `moduleCheckMs`, and kallsyms is read again only when it changed (never per unknown address).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,21 +9,28 @@ import type { ProfileFrame, ProfileMapping } from '../../exporters/pprof/types.j
 import { parseElfNotes } from './elf.js';
 import { type KallsymsTable, parseKallsyms } from './kallsyms.js';
 import { U64_MAX, UNKNOWN_MAPPING } from './profile-mappings.js';
+import { readBounded } from './file-reads.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
 
 const MAX_CACHED_FRAMES = 4 * 8192;
+const MAX_MODULES_BYTES = 4 << 20;
 
 export interface KernelSymbolsOptions {
   /** procfs mount point. */
   procRoot: string;
   /** Kernel symbols text to use instead of reading `<procRoot>/kallsyms` (tests); the build-id stays empty. */
   kallsymsText?: string;
+  /** The module list is compared at most this often. Default 5 s. */
+  moduleCheckMs?: number;
 }
 
 export class KernelSymbols {
   private table?: KallsymsTable;
   private mapping: ProfileMapping = UNKNOWN_MAPPING;
   private frames = new Map<bigint, ProfileFrame>();
+  /** Module names and addresses when kallsyms was last read. */
+  private modules?: string;
+  private lastModuleCheck = 0;
 
   constructor(
     private readonly stats: SymbolizerStats,
@@ -33,6 +42,8 @@ export class KernelSymbols {
     this.stats.kallsymsError = undefined;
     let text = this.options.kallsymsText;
     if (text === undefined) {
+      this.modules = this.moduleSignature();
+      this.lastModuleCheck = performance.now();
       const file = path.join(this.options.procRoot, 'kallsyms');
       try {
         text = fs.readFileSync(file, 'utf8');
@@ -58,6 +69,35 @@ export class KernelSymbols {
       hasFunctions: table.symbolCount > 0,
     });
     return table;
+  }
+
+  /**
+   * Reads kallsyms again if the loaded modules changed since it was read; compares at most once per
+   * `moduleCheckMs`. Returns true when it reloaded. Never throws.
+   */
+  reloadIfModulesChanged(): boolean {
+    if (this.table === undefined || this.options.kallsymsText !== undefined) return false;
+    const now = performance.now();
+    if (now - this.lastModuleCheck < (this.options.moduleCheckMs ?? 5000)) return false;
+    this.lastModuleCheck = now;
+    const current = this.moduleSignature();
+    if (current === this.modules) return false;
+    this.stats.kallsymsReloads++;
+    this.reload();
+    return true;
+  }
+
+  /** Name and load address of each module (not reference counts, which change without a load or unload). */
+  private moduleSignature(): string {
+    const r = readBounded(path.join(this.options.procRoot, 'modules'), MAX_MODULES_BYTES);
+    if (!r.ok) return '';
+    return r.text
+      .split('\n')
+      .map((line) => {
+        const f = line.split(' ');
+        return `${f[0]} ${f[5] ?? ''}`;
+      })
+      .join('\n');
   }
 
   private buildId(): string {

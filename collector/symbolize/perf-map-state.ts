@@ -1,12 +1,19 @@
 // A process's JIT perf map (/tmp/perf-<pid>.map inside its root) read incrementally: JIT runtimes only append
 // to it, so each refresh reads just the complete lines added since the last one, as an extra table.
+// The file is the process's to plant: it is opened inside its root without following a last symlink, and
+// refused unless a regular file (process-files.ts). What all perf maps keep is bounded twice: per process
+// (`maxPerfMapBytes`) and across processes (`maxTotalBytes`); lines past either are left unread (counted)
+// until room is made by a process that goes away.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readAt } from './file-reads.js';
 import { type PerfMapEntry, type PerfMapTable, parsePerfMap } from './perf-map.js';
-import { SAFE_OPEN_FLAGS, readNsPid, resolveInRoot } from './process-files.js';
+import { openInProcessRoot, readNsPid } from './process-files.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
+
+/** Estimated bytes per entry of a parsed perf map beyond its name (index, name array, string header). */
+const ENTRY_BYTES = 48;
 
 /** Appended parts kept before the map is read again in full (lookups search every part). */
 const MAX_PERF_MAP_TABLES = 8;
@@ -20,6 +27,8 @@ export interface PerfMapState {
   offset: number;
   /** Oldest first; lookups search newest first so re-used addresses get their latest name. */
   tables: PerfMapTable[];
+  /** Estimated bytes the tables keep alive (counted in the reader's total). */
+  bytes: number;
 }
 
 /** The newest name for `addr` in a perf map read so far. */
@@ -36,13 +45,31 @@ export interface PerfMapReaderOptions {
   procRoot: string;
   /** Bytes of one perf map read at most; the rest stays unnamed. */
   maxPerfMapBytes: number;
+  /** Bytes all perf maps together keep at most. */
+  maxTotalBytes: number;
 }
 
 export class PerfMapReader {
+  private total = 0;
+
   constructor(
     private readonly stats: SymbolizerStats,
     private readonly opts: PerfMapReaderOptions,
   ) {}
+
+  /** Estimated bytes all perf maps read so far keep alive. */
+  get bytesUsed(): number {
+    return this.total;
+  }
+
+  /** Gives back the share of a perf map state that is no longer used (its process was forgotten). */
+  release(state: PerfMapState | undefined): void {
+    if (!state) return;
+    this.total -= state.bytes;
+    state.bytes = 0;
+    state.tables = [];
+    state.offset = 0;
+  }
 
   /**
    * `pid`'s perf map brought up to date from `prev`: appended complete lines are read; a shrunk or replaced
@@ -53,39 +80,45 @@ export class PerfMapReader {
     const pidDir = path.join(this.opts.procRoot, String(pid));
     // The runtime names the file after its pid in its own pid namespace.
     const nspid = readNsPid(pidDir) ?? pid;
-    const file = resolveInRoot(path.join(pidDir, 'root'), `/tmp/perf-${nspid}.map`);
-    if (!file) return undefined;
-    let fd = -1;
+    const file = `/tmp/perf-${nspid}.map`;
+    const opened = openInProcessRoot(this.opts.procRoot, pid, file, { followLast: false });
+    if (!opened.ok) {
+      if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      this.release(prev);
+      return undefined;
+    }
+    const { fd, size, inode: identity } = opened.file;
     try {
-      fd = fs.openSync(file, SAFE_OPEN_FLAGS);
-      const s = fs.fstatSync(fd, { bigint: true });
-      if (!s.isFile()) return undefined;
-      const identity = `${s.dev}:${s.ino}`;
-      const size = Number(s.size);
       let state: PerfMapState;
       if (prev && prev.identity === identity && prev.file === file && size >= prev.offset && prev.tables.length < MAX_PERF_MAP_TABLES) {
         if (size === prev.offset) return prev;
         state = prev;
         this.stats.perfMapAppends++;
       } else {
-        state = { file, identity, offset: 0, tables: [] };
+        this.release(prev);
+        state = { file, identity, offset: 0, tables: [], bytes: 0 };
         this.stats.perfMapsLoaded++;
       }
-      const budget = this.opts.maxPerfMapBytes - state.offset;
-      if (budget <= 0) return state; // at the cap: keep what was read
-      const data = readAt(fd, state.offset, Math.min(size - state.offset, budget));
+      const room = Math.min(this.opts.maxPerfMapBytes - state.offset, this.opts.maxTotalBytes - this.total);
+      const want = size - state.offset;
+      if (want > room) this.stats.perfMapBytesCapped++;
+      if (room <= 0) return state; // at a cap: keep what was read
+      const data = readAt(fd, state.offset, Math.min(want, room));
       // Only complete lines: the runtime may be writing the last one right now.
       const end = data.lastIndexOf(10);
       if (end < 0) return state;
       const table = parsePerfMap(data.subarray(0, end + 1).toString('utf8'));
+      const bytes = end + 1 + table.entryCount * ENTRY_BYTES;
       state.tables = [...state.tables, table];
       state.offset += end + 1;
+      state.bytes += bytes;
+      this.total += bytes;
       return state;
     } catch {
       this.stats.perfMapErrors++;
       return prev;
     } finally {
-      if (fd >= 0) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
   }
 }

@@ -1,5 +1,7 @@
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { parsePerfMap } from './perf-map.js';
+import { parsePerfMap, type PerfMapTable } from './perf-map.js';
 
 const MAP = [
   '3ef8a0c0 1c Builtin:JSEntry',
@@ -48,5 +50,26 @@ describe('parsePerfMap', () => {
     expect(cut.truncated).toBe(true);
     expect(cut.entryCount).toBe(2);
     expect(parsePerfMap(`1000 10 ${'x'.repeat(5000)}\n`, { maxNameLength: 64 }).lookup(0x1000n)?.name).toHaveLength(64);
+  });
+
+  it('keeps its names, not the text they came from (a kept 40-byte name must not pin a 64 MiB map)', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    // Only a few lines parse: every other line is malformed padding, so the text is much larger than the names.
+    const parseOnly = (): PerfMapTable => {
+      const pad = 'x'.repeat(4000);
+      const lines: string[] = [];
+      for (let i = 0; i < 8000; i++) lines.push(i % 100 === 0 ? `${(0x10000 + i * 0x100).toString(16)} 100 JS:*osprey_kept_name_${i}` : pad);
+      return parsePerfMap(lines.join('\n') + '\n');
+    };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const table = parseOnly();
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    expect(table.entryCount).toBe(80);
+    expect(table.lookup(0x10000n)?.name).toBe('JS:*osprey_kept_name_0');
+    // The text was 32 MB; what is kept is the names and the index.
+    expect(kept).toBeLessThan(4 << 20);
   });
 });

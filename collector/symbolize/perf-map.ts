@@ -1,6 +1,8 @@
 // Perf map parser (/tmp/perf-<pid>.map, written by JIT runtimes such as Node with --perf-basic-prof).
 // Each line is `START SIZE name` with hex START and SIZE; the name runs to the end of the line and may hold spaces.
+// Names are copied out of the text (detach-string.ts): the table does not keep the text alive.
 
+import { detachString } from './detach-string.js';
 import { SymbolIndex, SymbolIndexBuilder } from './symbol-index.js';
 
 export interface PerfMapOptions {
@@ -62,7 +64,7 @@ export function parsePerfMap(text: string, options: PerfMapOptions = {}): PerfMa
     }
     const size = Number(BigInt(s.startsWith('0x') ? s : '0x' + s));
     const address = BigInt(a.startsWith('0x') ? a : '0x' + a);
-    names.push(name);
+    names.push(detachString(name));
     // Rank by line number so the newest entry for an address wins.
     if (!builder.add(address, size, names.length - 1, lines)) malformed++;
   }

@@ -1,4 +1,6 @@
-// /proc/<pid>/maps parser.
+// /proc/<pid>/maps parser. Paths are copied out of the text (detach-string.ts), so the text can go.
+
+import { detachString } from './detach-string.js';
 
 export type MappingKind =
   | 'file' // a regular file path
@@ -41,9 +43,17 @@ export interface ProcMapsResult {
 const LINE = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?$/;
 const DELETED = ' (deleted)';
 
+export interface ProcMapsOptions {
+  /** Lines read at most; the rest is reported as truncated. Default 1M. */
+  maxLines?: number;
+  /** Keep only executable mappings (the ones stack addresses are in); others are skipped unparsed. */
+  executableOnly?: boolean;
+}
+
 /** Parses /proc/<pid>/maps text; lines that do not match the format are counted and skipped. Never throws. */
-export function parseProcMaps(text: string, options: { maxLines?: number } = {}): ProcMapsResult {
+export function parseProcMaps(text: string, options: ProcMapsOptions = {}): ProcMapsResult {
   const maxLines = options.maxLines ?? 1_000_000;
+  const executableOnly = options.executableOnly ?? false;
   const mappings: ProcMapping[] = [];
   let malformed = 0;
   let truncated = false;
@@ -57,6 +67,11 @@ export function parseProcMaps(text: string, options: { maxLines?: number } = {})
     if (++lines > maxLines) {
       truncated = true;
       break;
+    }
+    // `start-end perms ...`: the x bit is the third permission character.
+    if (executableOnly) {
+      const sp = line.indexOf(' ');
+      if (sp > 0 && line[sp + 3] !== 'x') continue;
     }
     const m = LINE.exec(line);
     if (!m) {
@@ -75,6 +90,7 @@ export function parseProcMaps(text: string, options: { maxLines?: number } = {})
       deleted = true;
       path = path.slice(0, -DELETED.length);
     }
+    path = detachString(path);
     const perms = m[3];
     mappings.push({
       start,

@@ -1,36 +1,136 @@
-// Files of a profiled process, which may live in another mount namespace (a container). Paths are resolved
-// inside the process's root, and opened so that what a container plants there cannot block the collector or
-// lead it outside that root.
+// Files of a profiled process, which may live in another mount namespace (a container) and are laid out by
+// whoever owns that process. Every such file is opened the same way, so that nothing planted on the path can
+// block the collector, make it open a device, or lead it outside the process's root:
+// 1. the path is resolved by the kernel inside the process's root (openat2 RESOLVE_IN_ROOT, no magic links),
+//    as O_PATH: the inode is reached without opening it (no driver open, no inotify IN_OPEN);
+// 2. fstat of that O_PATH descriptor refuses anything that is not a regular file (of at most a size);
+// 3. only then is the same inode opened for reading through /proc/self/fd, O_NOCTTY|O_NONBLOCK|O_CLOEXEC.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openInRoot } from '../bpf/libbpf.js';
 import { readBounded } from './file-reads.js';
 import type { ProcMapping } from './proc-maps.js';
 
-/**
- * Opening a path a container controls: never block on a FIFO planted there (O_NONBLOCK; non-regular files are
- * rejected after fstat) and never follow a symlink swapped in after resolveInRoot checked the path.
- */
-export const SAFE_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
+const { O_RDONLY, O_NOCTTY, O_NONBLOCK, O_NOFOLLOW, O_DIRECTORY } = fs.constants;
+/** Linux values (the same on x86-64 and arm64); Node does not export them. */
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/** How a file a process controls is read once it is known to be regular: never as a tty, never blocking. */
+export const SAFE_READ_FLAGS = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+
+/** Why a file was not opened. `not-regular` and `too-large` were refused after fstat, before any read. */
+export type OpenRefusal = 'missing' | 'not-regular' | 'too-large';
+
+/** A regular file opened for reading, with its fstat. The caller closes `fd`. */
+export interface OpenedFile {
+  fd: number;
+  size: number;
+  stat: fs.BigIntStats;
+  /** dev:ino:size:mtime, as the ELF cache keys files. */
+  identity: string;
+  /** dev:ino. */
+  inode: string;
+}
+
+export type OpenResult = { ok: true; file: OpenedFile } | { ok: false; reason: OpenRefusal };
+
+export interface SafeOpenOptions {
+  /** Follow a symlink in the last component (inside the root). Default true. */
+  followLast?: boolean;
+  /** Larger files are refused. Default: no limit. */
+  maxBytes?: number;
+}
 
 /**
- * Opens the file behind mapping `m` of `pid`; -1 when it cannot be opened. The caller checks with fstat that
- * it is a regular file and the inode the maps line names.
+ * Opens `p` (absolute, as the process sees it) inside the root directory `rootFd` by the steps above.
+ * Never throws.
+ */
+export function openRegularInRoot(rootFd: number, p: string, options: SafeOpenOptions = {}): OpenResult {
+  if (!p.startsWith('/') || p.includes('\0')) return { ok: false, reason: 'missing' };
+  const pathFd = openInRoot(rootFd, p, O_PATH | O_CLOEXEC | (options.followLast === false ? O_NOFOLLOW : 0));
+  if (pathFd < 0) return { ok: false, reason: 'missing' };
+  return reopenRegular(pathFd, options.maxBytes);
+}
+
+/**
+ * Opens `p` inside `pid`'s root (see processRoot) by the steps above. Undefined root (the process is gone)
+ * gives `missing`. Never throws.
+ */
+export function openInProcessRoot(procRoot: string, pid: number, p: string, options: SafeOpenOptions = {}): OpenResult {
+  const root = processRoot(procRoot, pid);
+  if (root === undefined) return { ok: false, reason: 'missing' };
+  return openInRootDir(root, p, options);
+}
+
+/** Opens `p` inside the directory `root` (a path of the collector's, e.g. `/` or `/proc/<pid>/root`). Never throws. */
+export function openInRootDir(root: string, p: string, options: SafeOpenOptions = {}): OpenResult {
+  let rootFd = -1;
+  try {
+    rootFd = fs.openSync(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } catch {
+    return { ok: false, reason: 'missing' };
+  }
+  try {
+    return openRegularInRoot(rootFd, p, options);
+  } finally {
+    fs.closeSync(rootFd);
+  }
+}
+
+/**
+ * Step 2 and 3 for an O_PATH descriptor (closed here): refused unless a regular file of at most `maxBytes`;
+ * else the same inode opened for reading. Never throws.
+ */
+function reopenRegular(pathFd: number, maxBytes = Infinity): OpenResult {
+  let fd = -1;
+  try {
+    const s = fs.fstatSync(pathFd, { bigint: true });
+    if (!s.isFile()) return { ok: false, reason: 'not-regular' };
+    if (Number(s.size) > maxBytes) return { ok: false, reason: 'too-large' };
+    // /proc/self/fd/N of an O_PATH descriptor names exactly that inode: no path lookup happens again.
+    fd = fs.openSync(`/proc/self/fd/${pathFd}`, SAFE_READ_FLAGS);
+    const r = fs.fstatSync(fd, { bigint: true });
+    if (r.dev !== s.dev || r.ino !== s.ino || !r.isFile()) {
+      fs.closeSync(fd);
+      return { ok: false, reason: 'not-regular' };
+    }
+    return { ok: true, file: { fd, size: Number(r.size), stat: r, identity: fileIdentity(r), inode: `${r.dev}:${r.ino}` } };
+  } catch {
+    if (fd >= 0) fs.closeSync(fd);
+    return { ok: false, reason: 'missing' };
+  } finally {
+    fs.closeSync(pathFd);
+  }
+}
+
+/**
+ * Opens the file behind mapping `m` of `pid` by the steps above: through `map_files`, which names exactly the
+ * mapped file (deleted, replaced or in another mount namespace alike), else by its path inside the process's
+ * root. The caller checks the inode against the maps line. Never throws.
+ */
+export function openMapped(procRoot: string, pid: number, m: ProcMapping): OpenResult {
+  const pidDir = path.join(procRoot, String(pid));
+  // A map_files entry is a magic link by design: opening it (O_PATH) follows it to the mapped inode.
+  let pathFd = -1;
+  try {
+    pathFd = fs.openSync(path.join(pidDir, 'map_files', `${m.start.toString(16)}-${m.end.toString(16)}`), O_PATH | O_CLOEXEC);
+  } catch {
+    // no map_files (no CAP_SYS_ADMIN, older kernel, synthetic /proc): by path
+  }
+  if (pathFd >= 0) return reopenRegular(pathFd);
+  if (m.deleted) return { ok: false, reason: 'missing' };
+  return openInProcessRoot(procRoot, pid, m.path);
+}
+
+/**
+ * The fd of the regular file behind mapping `m` of `pid` (see openMapped), or -1. The caller closes it and
+ * checks the inode against the maps line.
  */
 export function openMappedFile(procRoot: string, pid: number, m: ProcMapping): number {
-  const pidDir = path.join(procRoot, String(pid));
-  // map_files names exactly the mapped file (deleted, replaced or in another mount namespace alike).
-  try {
-    return fs.openSync(path.join(pidDir, 'map_files', `${m.start.toString(16)}-${m.end.toString(16)}`), 'r');
-  } catch {
-    const resolved = resolveInRoot(path.join(pidDir, 'root'), m.path);
-    if (!resolved || m.deleted) return -1;
-    try {
-      return fs.openSync(resolved, SAFE_OPEN_FLAGS);
-    } catch {
-      return -1;
-    }
-  }
+  const r = openMapped(procRoot, pid, m);
+  return r.ok ? r.file.fd : -1;
 }
 
 /**
@@ -65,38 +165,6 @@ function readLink(p: string): string | undefined {
   }
 }
 
-/** A regular file opened inside a process root, with its identity. The caller closes `fd`. */
-export interface OpenedFile {
-  fd: number;
-  size: number;
-  /** dev:ino:size:mtime, as the ELF cache keys files. */
-  identity: string;
-  /** dev:ino. */
-  inode: string;
-}
-
-/**
- * Opens `p` resolved inside `root` by the rules above (no symlink out of the root, O_NOFOLLOW|O_NONBLOCK), if
- * it is a regular file of at most `maxBytes`; undefined otherwise. Never throws.
- */
-export function openInRoot(root: string, p: string, maxBytes: number): OpenedFile | undefined {
-  const resolved = resolveInRoot(root, p);
-  if (!resolved) return undefined;
-  let fd = -1;
-  try {
-    fd = fs.openSync(resolved, SAFE_OPEN_FLAGS);
-    const s = fs.fstatSync(fd, { bigint: true });
-    if (!s.isFile() || s.size > BigInt(maxBytes)) {
-      fs.closeSync(fd);
-      return undefined;
-    }
-    return { fd, size: Number(s.size), identity: fileIdentity(s), inode: `${s.dev}:${s.ino}` };
-  } catch {
-    if (fd >= 0) fs.closeSync(fd);
-    return undefined;
-  }
-}
-
 /** The identity of a file's contents as the caches key them: device, inode, size and mtime. */
 export function fileIdentity(s: fs.BigIntStats): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
@@ -110,46 +178,4 @@ export function readNsPid(pidDir: string): number | undefined {
   const last = line?.[1].trim().split(/\s+/).pop();
   const n = last ? Number(last) : NaN;
   return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/**
- * Resolves `p` inside `root` the way the process would, following symlinks by hand so an absolute link
- * target stays under `root` instead of escaping to the host's file system. Returns undefined on a missing
- * component or a symlink loop.
- */
-export function resolveInRoot(root: string, p: string): string | undefined {
-  if (!p.startsWith('/')) return undefined;
-  let pending = p.split('/').filter(Boolean);
-  const done: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const comp = pending.shift()!;
-    if (comp === '.') continue;
-    if (comp === '..') {
-      done.pop();
-      continue;
-    }
-    const candidate = path.join(root, ...done, comp);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(candidate);
-    } catch {
-      return undefined;
-    }
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) return undefined;
-      let target: string;
-      try {
-        target = fs.readlinkSync(candidate);
-      } catch {
-        return undefined;
-      }
-      const parts = target.split('/').filter(Boolean);
-      if (target.startsWith('/')) done.length = 0;
-      pending = [...parts, ...pending];
-      continue;
-    }
-    done.push(comp);
-  }
-  return path.join(root, ...done);
 }

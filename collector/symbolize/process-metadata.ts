@@ -3,6 +3,7 @@
 // file's text; reading is a small edge that never throws.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readBounded } from './file-reads.js';
 
 export interface CgroupIdentity {
   /** 64 hex digits (docker, containerd, cri-o, podman). */
@@ -72,12 +73,9 @@ export function processLabels(meta: ProcessMetadata | undefined): Record<string,
 /** Reads a process's metadata; undefined when the process is gone. Never throws. */
 export function readProcessMetadata(pid: number, procRoot = '/proc'): ProcessMetadata | undefined {
   const dir = path.join(procRoot, String(pid));
-  let comm: string | undefined;
-  try {
-    comm = fs.readFileSync(path.join(dir, 'comm'), 'utf8').replace(/\n$/, '');
-  } catch {
-    return undefined;
-  }
+  const commRead = readBounded(path.join(dir, 'comm'), 256);
+  if (!commRead.ok) return undefined;
+  const comm = commRead.text.replace(/\n$/, '');
   const meta: ProcessMetadata = {};
   if (comm) meta.process = comm;
   else {
@@ -87,10 +85,8 @@ export function readProcessMetadata(pid: number, procRoot = '/proc'): ProcessMet
       // kernel threads have no executable
     }
   }
-  try {
-    Object.assign(meta, parseCgroupIdentity(fs.readFileSync(path.join(dir, 'cgroup'), 'utf8')));
-  } catch {
-    // cgroup unreadable: no container labels
-  }
+  // Unreadable: no container labels. Bounded: cgroup paths are named by whoever creates the cgroups.
+  const cgroup = readBounded(path.join(dir, 'cgroup'), MAX_CGROUP_CHARS);
+  if (cgroup.ok) Object.assign(meta, parseCgroupIdentity(cgroup.text));
   return meta;
 }

@@ -1,6 +1,9 @@
 // What the symbolizer keeps per process: its maps, the parsed file behind each maps line, its perf map and its
 // metadata. Each is read at most once per drain window; a process not looked up for `pidIdleDrains` windows is
 // forgotten. Outside an explicit window every call is its own window.
+// Bounded whatever processes do: only executable mappings are kept (the only ones a frame can be in), with
+// their paths copied out of the maps text; at most `maxPids` processes and `maxMapsBytes` of mappings across
+// them are kept, least recently looked up first out (counted).
 
 import * as path from 'node:path';
 import type { ElfFileCache, FileEntry } from './elf-cache.js';
@@ -10,11 +13,16 @@ import { type ProcessMetadata, readProcessMetadata } from './process-metadata.js
 import { type ProcMapping, parseProcMaps } from './proc-maps.js';
 import type { SymbolizerStats } from './symbolizer-stats.js';
 
+/** Estimated bytes of one kept mapping without its path (an object with four BigInts and strings). */
+const MAPPING_BYTES = 320;
+
 export interface ProcessState {
   lastSeenDrain: number;
   mapsDrain: number;
-  /** Undefined when the maps could not be read this window. */
+  /** Executable mappings; undefined when the maps could not be read this window. */
   maps?: ProcMapping[];
+  /** Estimated bytes of `maps`. */
+  mapsBytes: number;
   /** Resolved file per maps line (kept across drains while the line is unchanged); null = failed this drain. */
   files: Map<string, FileEntry | null>;
   failedDrain: Map<string, number>;
@@ -27,16 +35,22 @@ export interface ProcessState {
 export interface ProcessTableOptions {
   /** procfs mount point. */
   procRoot: string;
-  /** Cap on reading /proc/<pid>/maps. */
+  /** Cap on reading /proc/<pid>/maps (a transient buffer). */
+  maxMapsTextBytes: number;
+  /** Cap on the mappings kept across all processes (estimated bytes). */
   maxMapsBytes: number;
+  /** Cap on processes tracked. */
+  maxPids: number;
   /** A process's state is dropped after this many drains without a lookup for it. */
   pidIdleDrains: number;
 }
 
 export class ProcessTable {
+  /** Least recently looked up first. */
   private readonly pids = new Map<number, ProcessState>();
   private drain = 0;
   private inDrain = false;
+  private mapsTotal = 0;
 
   constructor(
     private readonly stats: SymbolizerStats,
@@ -47,6 +61,11 @@ export class ProcessTable {
 
   get size(): number {
     return this.pids.size;
+  }
+
+  /** Estimated bytes of the mappings kept for all processes. */
+  get mapsBytes(): number {
+    return this.mapsTotal;
   }
 
   /** Starts a drain window: each process's files are read at most once until `endDrain`. */
@@ -60,14 +79,34 @@ export class ProcessTable {
     this.inDrain = false;
     for (const [pid, st] of this.pids) {
       if (this.drain - st.lastSeenDrain >= this.opts.pidIdleDrains) {
-        this.pids.delete(pid);
+        this.drop(pid, st);
         this.stats.pidsEvicted++;
       }
     }
   }
 
   forget(pid: number): void {
+    const st = this.pids.get(pid);
+    if (st) this.drop(pid, st);
+  }
+
+  private drop(pid: number, st: ProcessState): void {
     this.pids.delete(pid);
+    this.mapsTotal -= st.mapsBytes;
+    st.mapsBytes = 0;
+    st.maps = undefined;
+    this.perfMaps.release(st.perfMap);
+    st.perfMap = undefined;
+  }
+
+  /** Drops least recently looked up processes (never `keep`) until under the process and maps caps. */
+  private enforceCaps(keep: number): void {
+    for (const [pid, st] of this.pids) {
+      if (this.pids.size <= this.opts.maxPids && this.mapsTotal <= this.opts.maxMapsBytes) return;
+      if (pid === keep) continue;
+      this.drop(pid, st);
+      this.stats.pidsEvictedOverCap++;
+    }
   }
 
   /** Metadata of `pid`, kept after the process exits (its last known metadata). Never throws. */
@@ -87,9 +126,15 @@ export class ProcessTable {
     const st = this.stateOf(pid);
     if (st.mapsDrain !== this.drain) {
       st.mapsDrain = this.drain;
-      const r = readBounded(path.join(this.opts.procRoot, String(pid), 'maps'), this.opts.maxMapsBytes);
+      const r = readBounded(path.join(this.opts.procRoot, String(pid), 'maps'), this.opts.maxMapsTextBytes);
+      this.mapsTotal -= st.mapsBytes;
+      st.mapsBytes = 0;
       if (r.ok) {
-        st.maps = parseProcMaps(r.text).mappings;
+        const parsed = parseProcMaps(r.text, { executableOnly: true });
+        if (r.truncated || parsed.truncated) this.stats.mapsTruncated++;
+        st.maps = parsed.mappings;
+        for (const m of st.maps) st.mapsBytes += MAPPING_BYTES + m.path.length;
+        this.mapsTotal += st.mapsBytes;
         if (st.files.size > st.maps.length) pruneFiles(st, st.maps);
       } else {
         st.maps = undefined;
@@ -97,6 +142,7 @@ export class ProcessTable {
         if (r.code === 'ENOENT' || r.code === 'ESRCH') this.stats.processesGone++;
         else this.stats.mapsErrors++;
       }
+      this.enforceCaps(pid);
     }
     return st;
   }
@@ -133,7 +179,12 @@ export class ProcessTable {
   private stateOf(pid: number): ProcessState {
     let st = this.pids.get(pid);
     if (!st) {
-      st = { lastSeenDrain: this.drain, mapsDrain: -1, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1 };
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1 };
+      this.pids.set(pid, st);
+      this.enforceCaps(pid);
+    } else if (st.lastSeenDrain !== this.drain) {
+      // Most recently used last, once per window (re-inserting on every lookup would cost more than it tells).
+      this.pids.delete(pid);
       this.pids.set(pid, st);
     }
     st.lastSeenDrain = this.drain;

@@ -22,7 +22,7 @@ export class SymbolIndexBuilder {
   private refs: number[] = [];
   private ranks: number[] = [];
   readonly base: bigint;
-  private readonly maxSymbols: number;
+  readonly maxSymbols: number;
   dropped = 0;
 
   constructor(private readonly options: SymbolIndexOptions = {}) {
@@ -47,6 +47,19 @@ export class SymbolIndexBuilder {
       return false;
     }
     this.addrs.push(Number(off));
+    this.sizes.push(Math.min(size, Number.MAX_SAFE_INTEGER));
+    this.refs.push(ref);
+    this.ranks.push(rank);
+    return true;
+  }
+
+  /** `add` for an address already relative to `base`, as a number (exact below 2^53). */
+  addOffset(offset: number, size: number, ref: number, rank: number): boolean {
+    if (!(offset >= 0 && offset <= Number.MAX_SAFE_INTEGER) || this.addrs.length >= this.maxSymbols || !(size >= 0)) {
+      this.dropped++;
+      return false;
+    }
+    this.addrs.push(offset);
     this.sizes.push(Math.min(size, Number.MAX_SAFE_INTEGER));
     this.refs.push(ref);
     this.ranks.push(rank);

@@ -13,6 +13,8 @@ export interface SymbolizerStats {
   processesGone: number;
   /** Maps unreadable for another reason (permissions, ...). */
   mapsErrors: number;
+  /** Maps cut at the read cap (maxMapsBytes) or the line cap: mappings past it are unknown. */
+  mapsTruncated: number;
   /** Mapped files that could not be opened (neither map_files nor the process root). */
   fileOpenErrors: number;
   /** Files that opened but did not parse as ELF64 little-endian. */
@@ -39,6 +41,20 @@ export interface SymbolizerStats {
   debugLinkCrcMismatches: number;
   /** Files without `.symtab` with no debug file on disk (debuginfod is asked next, when configured). */
   debugFilesNotFound: number;
+  /** Files a process put in our way that were not regular files (devices, FIFOs, sockets, directories, symlinks), refused unopened. */
+  nonRegularFilesRefused: number;
+  /** Names left mangled because demangling them would exceed the output or work budget (hostile or pathological names). */
+  demangleOverBudget: number;
+  /** Parsed files whose symbols were cut at the per-file share of the cache budget. */
+  elfSymbolsTruncated: number;
+  /** Files not parsed in a window because that window's parse budget was spent (tried again next window). */
+  elfParsesDeferred: number;
+  /** Perf map reads cut short by the per-process or the all-processes byte cap. */
+  perfMapBytesCapped: number;
+  /** Process states dropped to stay under the process count or maps byte caps (least recently used first). */
+  pidsEvictedOverCap: number;
+  /** Times kernel symbols were read again because the loaded modules changed. */
+  kallsymsReloads: number;
   kallsymsSymbols: number;
   /** True when /proc/kallsyms showed only zero addresses (kptr_restrict): kernel frames stay unnamed. */
   kallsymsRestricted: boolean;
@@ -48,9 +64,10 @@ export interface SymbolizerStats {
 export function emptySymbolizerStats(): SymbolizerStats {
   return {
     framesTotal: 0, framesSymbolized: 0, kernelFrames: 0, nativeFrames: 0, jitFrames: 0, unknownFrames: 0,
-    processesGone: 0, mapsErrors: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
+    processesGone: 0, mapsErrors: 0, mapsTruncated: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
     elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
     perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, debugFilesByBuildId: 0, debugFilesByDebuglink: 0,
-    debugLinkCrcMismatches: 0, debugFilesNotFound: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
+    debugLinkCrcMismatches: 0, debugFilesNotFound: 0, nonRegularFilesRefused: 0, demangleOverBudget: 0, elfSymbolsTruncated: 0,
+    elfParsesDeferred: 0, perfMapBytesCapped: 0, pidsEvictedOverCap: 0, kallsymsReloads: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
   };
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSource, parseElf, parseElfNotes } from './elf.js';
 import { parseProcMaps } from './proc-maps.js';
-import { resolveInRoot } from './process-files.js';
+import { openInRootDir } from './process-files.js';
 import { Symbolizer } from './symbolizer.js';
 import { LIB_SOURCE, PROGRAM_SOURCE, gcc, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
 
@@ -291,22 +291,37 @@ describe('Symbolizer with a synthetic /proc', () => {
     expect(s.stats.vdsoErrors).toBe(8);
   });
 
-  it('resolveInRoot follows symlinks inside the root and never above it', () => {
+  it('openInRootDir follows symlinks inside the root and never above it', () => {
     const root = makeTempDir('hotpath-root-');
+    const opened = (p: string, options = {}) => {
+      const r = openInRootDir(root, p, options);
+      if (!r.ok) return r.reason;
+      fs.closeSync(r.file.fd);
+      return r.file.inode;
+    };
     try {
       fs.mkdirSync(path.join(root, 'bin'));
       fs.mkdirSync(path.join(root, 'lib'));
       fs.writeFileSync(path.join(root, 'bin', 'target'), 'x');
+      const st = fs.statSync(path.join(root, 'bin', 'target'));
+      const target = `${st.dev}:${st.ino}`;
       fs.symlinkSync('/bin/target', path.join(root, 'lib', 'abs'));
       fs.symlinkSync('../bin/target', path.join(root, 'lib', 'rel'));
       fs.symlinkSync('../../../../../../etc/hostname', path.join(root, 'lib', 'escape'));
+      fs.symlinkSync('/etc', path.join(root, 'lib', 'etc'));
       fs.symlinkSync('loop', path.join(root, 'lib', 'loop'));
-      expect(resolveInRoot(root, '/lib/abs')).toBe(path.join(root, 'bin', 'target'));
-      expect(resolveInRoot(root, '/lib/rel')).toBe(path.join(root, 'bin', 'target'));
-      expect(resolveInRoot(root, '/../../bin/./target')).toBe(path.join(root, 'bin', 'target'));
-      expect(resolveInRoot(root, '/lib/escape')).toBeUndefined(); // clamps to <root>/etc/hostname, which is absent
-      expect(resolveInRoot(root, '/lib/loop')).toBeUndefined();
-      expect(resolveInRoot(root, 'relative/path')).toBeUndefined();
+      fs.symlinkSync('/proc/self/root/etc/hostname', path.join(root, 'lib', 'magic'));
+      expect(opened('/lib/abs')).toBe(target);
+      expect(opened('/lib/rel')).toBe(target);
+      expect(opened('/../../bin/./target')).toBe(target);
+      expect(opened('/lib/escape')).toBe('missing'); // clamps to <root>/etc/hostname, which is absent
+      expect(opened('/lib/etc/hostname')).toBe('missing'); // <root>/etc, not the host's
+      expect(opened('/lib/loop')).toBe('missing');
+      expect(opened('/lib/magic')).toBe('missing'); // <root>/proc: absent (and magic links are refused)
+      expect(opened('relative/path')).toBe('missing');
+      expect(opened('/lib/abs', { followLast: false })).toBe('not-regular'); // the link itself, refused
+      expect(opened('/bin')).toBe('not-regular');
+      expect(opened('/bin/target', { maxBytes: 0 })).toBe('too-large');
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -7,6 +7,10 @@
 // `.gnu_debuglink`, inside the process's root), else from debuginfod when DEBUGINFOD_URLS is set, from the
 // window after the download finishes.
 // Returned frames and mappings are shared between calls: treat them as immutable.
+// Memory: one byte budget (`maxCacheBytes`, default 96 MiB) split between parsed ELF files (5/8, LRU by
+// bytes; one file at most half of that), JIT perf maps of all processes (1/4) and the executable mappings
+// of all processes (1/8), each enforced by bytes and counted when it evicts or gives up (SymbolizerStats).
+// Kernel symbols are outside it (the kernel's, not a process's, to size: about 10-20 MB).
 
 import type { ProfileFrame } from '../../exporters/pprof/types.js';
 import { DebuginfodClient } from './debuginfod.js';
@@ -21,6 +25,9 @@ import { JIT_MAPPING, UNKNOWN_MAPPING, VSYSCALL_MAPPING } from './profile-mappin
 import { type SymbolizerStats, emptySymbolizerStats } from './symbolizer-stats.js';
 import { VdsoImage } from './vdso-image.js';
 
+/** Default of SymbolizerOptions.maxCacheBytes. */
+export const DEFAULT_MAX_CACHE_BYTES = 96 << 20;
+
 export interface SymbolizerOptions {
   /** procfs mount point; default `/proc`. */
   procRoot?: string;
@@ -32,8 +39,21 @@ export interface SymbolizerOptions {
   maxSymbols?: number;
   /** Per-pid state is dropped after this many drains without a lookup for the pid. Default 6. */
   pidIdleDrains?: number;
-  /** Cap on reading /proc/<pid>/maps and perf maps. Default 16 MiB and 64 MiB. */
+  /**
+   * Bytes the symbol caches keep at most, all processes and files together (see above for the split); a share
+   * of the agent's memory limit. Default 96 MiB.
+   */
+  maxCacheBytes?: number;
+  /**
+   * Bytes ELF parsing may read per drain window; files past it wait for the next window (counted). Bounds the
+   * time a window spends when files keep evicting each other. Default twice the ELF share, at least 64 MiB.
+   */
+  maxParseBytesPerDrain?: number;
+  /** Processes tracked at most (least recently looked up dropped first). Default 8192. */
+  maxPids?: number;
+  /** Cap on reading one /proc/<pid>/maps (a transient buffer). Default 16 MiB. */
   maxMapsBytes?: number;
+  /** Cap on one process's perf map. Default 64 MiB, and never more than the perf maps' share of maxCacheBytes. */
   maxPerfMapBytes?: number;
   /** Cap on a single ELF file's symbol count. Default 2M. */
   maxSymbolsPerFile?: number;
@@ -54,8 +74,13 @@ export class Symbolizer {
   private readonly vdso: VdsoImage;
   private readonly processes: ProcessTable;
 
+  private readonly perfMaps: PerfMapReader;
+
   constructor(options: SymbolizerOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
+    const budget = options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES;
+    const elfBytes = Math.floor((budget * 5) / 8);
+    const perfMapBytes = Math.floor(budget / 4);
     this.debuginfod = options.debuginfod === null ? undefined : (options.debuginfod ?? DebuginfodClient.fromEnv());
     this.kernel = new KernelSymbols(this.stats, { procRoot, kallsymsText: options.kallsymsText });
     this.elfFiles = new ElfFileCache(this.stats, {
@@ -63,24 +88,43 @@ export class Symbolizer {
       maxFiles: options.maxFiles ?? 512,
       maxSymbols: options.maxSymbols ?? 4_000_000,
       maxSymbolsPerFile: options.maxSymbolsPerFile ?? 2_000_000,
+      maxBytes: elfBytes,
+      maxParseBytesPerDrain: options.maxParseBytesPerDrain ?? Math.max(2 * elfBytes, 64 << 20),
       demangle: options.demangle ?? true,
       maxDebugFileBytes: options.maxDebugFileBytes ?? 1 << 30,
       debuginfod: this.debuginfod,
     });
     this.vdso = new VdsoImage(this.stats, procRoot);
-    const perfMaps = new PerfMapReader(this.stats, { procRoot, maxPerfMapBytes: options.maxPerfMapBytes ?? 64 << 20 });
+    this.perfMaps = new PerfMapReader(this.stats, {
+      procRoot,
+      maxPerfMapBytes: Math.min(options.maxPerfMapBytes ?? 64 << 20, perfMapBytes),
+      maxTotalBytes: perfMapBytes,
+    });
     this.processes = new ProcessTable(
       this.stats,
-      { procRoot, maxMapsBytes: options.maxMapsBytes ?? 16 << 20, pidIdleDrains: options.pidIdleDrains ?? 6 },
+      {
+        procRoot,
+        maxMapsTextBytes: options.maxMapsBytes ?? 16 << 20,
+        maxMapsBytes: budget - elfBytes - perfMapBytes,
+        maxPids: options.maxPids ?? 8192,
+        pidIdleDrains: options.pidIdleDrains ?? 6,
+      },
       this.elfFiles,
-      perfMaps,
+      this.perfMaps,
     );
+  }
+
+  /** Estimated bytes the symbol caches keep alive now (within maxCacheBytes; kernel symbols not included). */
+  get bytesUsed(): number {
+    return this.elfFiles.bytesUsed + this.perfMaps.bytesUsed + this.processes.mapsBytes;
   }
 
   /** Starts a drain window: each process's maps are read at most once until `endDrain`. */
   beginDrain(): void {
     this.processes.beginDrain();
+    this.elfFiles.beginDrain();
     this.elfFiles.attachDownloadedDebugFiles();
+    this.kernel.reloadIfModulesChanged();
   }
 
   /**
@@ -101,9 +145,9 @@ export class Symbolizer {
     this.processes.forget(pid);
   }
 
-  /** Number of parsed files and symbols currently cached. */
-  get cacheSize(): { files: number; symbols: number; pids: number } {
-    return { files: this.elfFiles.fileCount, symbols: this.elfFiles.symbolCount, pids: this.processes.size };
+  /** Number of parsed files, symbols and processes currently cached, and the bytes they keep (bytesUsed). */
+  get cacheSize(): { files: number; symbols: number; pids: number; bytes: number } {
+    return { files: this.elfFiles.fileCount, symbols: this.elfFiles.symbolCount, pids: this.processes.size, bytes: this.bytesUsed };
   }
 
   /** (Re)reads kernel symbols. Returns the table; failures are recorded in stats.kallsymsError. */

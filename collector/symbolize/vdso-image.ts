@@ -45,6 +45,7 @@ export class VdsoImage {
         mapping: elfMapping('[vdso]', parsed.elf, len),
         frames: new Map(),
         symbols: parsed.elf.symbolCount,
+        bytes: parsed.elf.retainedBytes,
         evicted: false,
       };
     } catch {

@@ -66,13 +66,13 @@ export function startAgent(args: string[], timeoutMs = 60_000, env: Record<strin
     }, timeoutMs);
     child.stderr.on('data', (d) => {
       stderr += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
+      const m = /listening on (https?):\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
       if (m) {
         clearTimeout(timer);
-        const port = Number(m[1]);
+        const port = Number(m[2]);
         resolve({
           port,
-          url: `http://127.0.0.1:${port}`,
+          url: `${m[1]}://127.0.0.1:${port}`,
           child,
           stderr: () => stderr,
           stop: () =>

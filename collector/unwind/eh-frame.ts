@@ -694,7 +694,8 @@ export class CfaState {
   }
 }
 
-export type CfaProgramError = 'truncated' | 'bad_opcode' | 'state_overflow' | 'state_underflow' | 'bad_location';
+/** `work_limit`: the evaluator's budget of instruction bytes for its section was spent (see CfaEvaluator). */
+export type CfaProgramError = 'truncated' | 'bad_opcode' | 'state_overflow' | 'state_underflow' | 'bad_location' | 'work_limit';
 
 export interface CfaEvalResult {
   /** Rows passed to the visitor. */
@@ -712,9 +713,15 @@ const DW_CFA_advance_loc = 0x40;
 const DW_CFA_offset = 0x80;
 const DW_CFA_restore = 0xc0;
 
+/** CIE initial states kept per evaluator (824 bytes each); real sections have a handful of CIEs. */
+const MAX_CACHED_CIE_STATES = 4096;
+
 /**
  * Runs CIE and FDE programs. One evaluator serves many FDEs of one section (it reuses its state buffers).
  * Each visitor call gets the same CfaState object: copy what you keep.
+ * Time is bounded by the section's size: a CIE's initial instructions run once and their resulting state is
+ * reused by every FDE of that CIE (else one large CIE shared by a million FDEs would run a million times),
+ * and the instruction bytes run in all are capped at a few times the section's size (`work_limit` past it).
  */
 export class CfaEvaluator {
   private readonly state = new CfaState();
@@ -722,24 +729,46 @@ export class CfaEvaluator {
   private readonly stack: Float64Array[] = [];
   private depth = 0;
   private readonly bases: PointerBases;
+  private readonly cieStates = new Map<number, { state: Float64Array; error?: CfaProgramError }>();
+  private work = 0;
+  private readonly maxWork: number;
 
   constructor(private readonly section: CfiSection) {
     this.bases = { sectionVaddr: section.vaddr };
+    this.maxWork = 4 * section.data.length + (1 << 20);
   }
 
   /** Evaluates FDE `fdeIndex` of the section, calling `visit` for each row inside [pcBegin, pcEnd). */
   evaluate(fdeIndex: number, visit: CfaRowVisitor): CfaEvalResult {
     const s = this.section;
-    const cie = s.cies[s.fdeCie[fdeIndex]];
+    const cieIndex = s.fdeCie[fdeIndex];
+    const cie = s.cies[cieIndex];
     const pcBegin = s.fdePcBegin[fdeIndex];
     const pcEnd = s.fdePcEnd[fdeIndex];
-    this.state.v.fill(0);
+    let init = this.cieStates.get(cieIndex);
+    if (!init) {
+      if (!this.spend(cie.instructionsEnd - cie.instructionsStart)) return { rows: 0, error: 'work_limit', errorLoc: pcBegin };
+      this.state.v.fill(0);
+      this.depth = 0;
+      const r0 = this.run(cie, cie.instructionsStart, cie.instructionsEnd, pcBegin, pcEnd, undefined);
+      init = { state: Float64Array.from(this.state.v), error: r0.error };
+      if (this.cieStates.size >= MAX_CACHED_CIE_STATES) this.cieStates.clear();
+      this.cieStates.set(cieIndex, init);
+    }
+    if (init.error) return { rows: 0, error: init.error, errorLoc: pcBegin };
+    const start = s.fdeInstructionsStart[fdeIndex];
+    const end = s.fdeInstructionsEnd[fdeIndex];
+    if (!this.spend(end - start)) return { rows: 0, error: 'work_limit', errorLoc: pcBegin };
+    this.state.v.set(init.state);
+    this.initial.set(init.state);
     this.depth = 0;
-    const r0 = this.run(cie, cie.instructionsStart, cie.instructionsEnd, pcBegin, pcEnd, undefined);
-    if (r0.error) return { rows: 0, error: r0.error, errorLoc: pcBegin };
-    this.initial.set(this.state.v);
-    this.depth = 0;
-    return this.run(cie, s.fdeInstructionsStart[fdeIndex], s.fdeInstructionsEnd[fdeIndex], pcBegin, pcEnd, visit);
+    return this.run(cie, start, end, pcBegin, pcEnd, visit);
+  }
+
+  /** Charges a program's bytes (and one for the call) to the budget; false when it is spent. */
+  private spend(bytes: number): boolean {
+    this.work += bytes + 1;
+    return this.work <= this.maxWork;
   }
 
   /** Runs one program; `visit` undefined means the CIE's initial instructions (locations are ignored). */
@@ -813,7 +842,8 @@ export class CfaEvaluator {
               this.section.kind === 'eh_frame'
                 ? readEncodedPointer(c, cie.fdeEncoding, cie.addressSize, this.bases, true)
                 : readPointerFormat(c, DW_EH_PE.absptr, cie.addressSize);
-            if (!c.ok) break;
+            // A CIE's locations are ignored (its state must not depend on the FDE that runs it first).
+            if (!c.ok || isCie) break;
             if (!(at >= 0)) error = 'bad_location';
             else done = !advance(at);
             break;

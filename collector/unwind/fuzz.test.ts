@@ -289,6 +289,14 @@ describe('fuzz', () => {
       const data = b.buffer();
       cases.push({ name: 'bad CIE pointers and overlaps', build: () => parseAndBuild('eh_frame', data, 0x800000) });
     }
+    // One CIE with 1 MiB of initial instructions shared by 50k FDEs: the CIE runs once, not once per FDE.
+    {
+      const b = new CfiBuilder('eh_frame');
+      const cie = b.cie({ instructions: [0x0c, 7, 8, 0x90, 1, ...new Array(1 << 20).fill(0x00)] });
+      for (let i = 0; i < 50_000; i++) b.fde({ cie, address: pcrel4(0x1000 + i * 0x10, 0x800000), range: le(0x10, 4), augmentationData: [] });
+      const data = b.buffer();
+      cases.push({ name: 'large CIE program shared by many FDEs', build: () => parseAndBuild('eh_frame', data, 0x800000) });
+    }
     // A huge uleb (1 MiB of continuation bytes) as an operand.
     {
       const b = new CfiBuilder('eh_frame');

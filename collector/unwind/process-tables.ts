@@ -320,6 +320,8 @@ interface Builder {
   close(): void;
 }
 
+/** Old-generation heap of the table builder thread. */
+const WORKER_HEAP_MB = 64;
 /** A worker idle this long is stopped (its heap is tens of MB); the next build starts a new one. */
 const WORKER_IDLE_MS = 5_000;
 
@@ -354,19 +356,27 @@ class WorkerBuilder implements Builder {
     if (this.closed) return Promise.resolve({ id: req.id, ok: false, error: 'closed' });
     const worker = (this.worker ??= this.start());
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        worker.off('message', onMessage);
-        void worker.terminate();
-        this.worker = null;
-        resolve({ id: req.id, ok: false, error: `build took longer than ${BUILD_TIMEOUT_MS} ms` });
-      }, BUILD_TIMEOUT_MS);
-      const onMessage = (res: BuildResponse) => {
-        if (res.id !== req.id) return;
+      const finish = (res: BuildResponse) => {
         clearTimeout(timer);
         worker.off('message', onMessage);
+        worker.off('exit', onExit);
         resolve(res);
       };
+      const timer = setTimeout(() => {
+        void worker.terminate();
+        this.worker = null;
+        finish({ id: req.id, ok: false, error: `build took longer than ${BUILD_TIMEOUT_MS} ms` });
+      }, BUILD_TIMEOUT_MS);
+      const onMessage = (res: BuildResponse) => {
+        if (res.id === req.id) finish(res);
+      };
+      // A worker that dies (out of its heap limit on a hostile file) fails this build; the next starts anew.
+      const onExit = (code: number) => {
+        if (this.worker === worker) this.worker = null;
+        finish({ id: req.id, ok: false, error: `table builder exited (${code}) while building` });
+      };
       worker.on('message', onMessage);
+      worker.on('exit', onExit);
       worker.postMessage(req);
     });
   }
@@ -375,7 +385,8 @@ class WorkerBuilder implements Builder {
     // Beside this module once built; from the TypeScript sources (tests), the built copy under dist/.
     let url = new URL('./build-worker.js', import.meta.url);
     if (!fs.existsSync(fileURLToPath(url))) url = new URL('../../dist/collector/unwind/build-worker.js', import.meta.url);
-    const worker = new Worker(url);
+    // Bounded heap: a file's table is at most a few MiB (node's is 5.8), so a builder past this is refused.
+    const worker = new Worker(url, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 8 } });
     worker.unref();
     worker.on('error', () => {
       if (this.worker === worker) this.worker = null;

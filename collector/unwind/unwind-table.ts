@@ -158,7 +158,7 @@ function emptyStats(): UnwindTableStats {
     unsupportedCfa: 0,
     unsupportedRbp: 0,
     unsupported: { cfaExpression: 0, cfaRegister: 0, cfaOffset: 0, cfaUnset: 0, returnAddress: 0, rbpRule: 0, rbpOffset: 0 },
-    programErrors: { truncated: 0, bad_opcode: 0, state_overflow: 0, state_underflow: 0, bad_location: 0 },
+    programErrors: { truncated: 0, bad_opcode: 0, state_overflow: 0, state_underflow: 0, bad_location: 0, work_limit: 0 },
     parseErrors: emptyCfiErrors(),
     errors: 0,
     rowLimitReached: false,

@@ -21,17 +21,28 @@ function win(startNs: bigint, durationNs = 10n * S, samples = 1, frames = 3): Pr
   };
 }
 
-/** 200 + 290 + 3 * 8. */
-const ONE_SAMPLE_BYTES = 514;
+/** 200 + 350 + 3 * 8. */
+const ONE_SAMPLE_BYTES = 574;
 
 const starts = (ws: { startNs: bigint }[]): bigint[] => ws.map((w) => w.startNs);
 
 describe('estimateProfileBytes', () => {
+  test('counts each JIT or unknown frame once per window: they are made per window, not shared', () => {
+    const jit = { address: 0x7f00n, functionName: 'JS:hot', kind: 'jit' };
+    const unknown = { address: 0x7f08n, kind: 'unknown' };
+    const data = win(T, S, 0);
+    data.samples = [
+      { frames: [jit, unknown], values: [1] },
+      { frames: [jit, unknown, { address: 1n, kind: 'native' }], values: [1] },
+    ];
+    expect(estimateProfileBytes(data)).toBe(200 + 2 * 350 + 5 * 8 + 88 + 72);
+  });
+
   test('counts a fixed overhead, each sample and each frame pointer', () => {
     expect(estimateProfileBytes(win(T, S, 0))).toBe(200);
     expect(estimateProfileBytes(win(T, S, 1, 3))).toBe(ONE_SAMPLE_BYTES);
-    expect(estimateProfileBytes(win(T, S, 4, 0))).toBe(200 + 4 * 290);
-    expect(estimateProfileBytes(win(T, S, 2, 127))).toBe(200 + 2 * (290 + 127 * 8));
+    expect(estimateProfileBytes(win(T, S, 4, 0))).toBe(200 + 4 * 350);
+    expect(estimateProfileBytes(win(T, S, 2, 127))).toBe(200 + 2 * (350 + 127 * 8));
   });
 });
 
@@ -44,7 +55,7 @@ describe('WindowStore', () => {
     expect(store.oldestStartNs).toBeUndefined();
     expect(store.overlapping(0n, T * 2n)).toEqual([]);
     expect(store.within(0n, T * 2n)).toEqual([]);
-    expect(store.droppedForMemory).toBe(0);
+    expect(store.dropped).toEqual({ retention: 0, memory: 0 });
     store.expire(T);
     expect(store.size).toEqual({ windows: 0, bytes: 0 });
   });
@@ -94,7 +105,7 @@ describe('WindowStore', () => {
     });
   });
 
-  test('retention drops a window once its end is older than now - retention, without counting it', () => {
+  test('retention drops a window once its end is older than now - retention, counted as a retention drop', () => {
     const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 1 << 30 });
     store.add(win(T), T + 10n * S); // ends at T+10s
     store.add(win(T + 10n * S), T + 20n * S); // ends at T+20s
@@ -104,7 +115,7 @@ describe('WindowStore', () => {
     expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 10n * S]);
     expect(store.oldestStartNs).toBe(T + 10n * S);
     expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES });
-    expect(store.droppedForMemory).toBe(0);
+    expect(store.dropped).toEqual({ retention: 1, memory: 0 });
   });
 
   test('add expires as well, down to an empty store', () => {
@@ -118,26 +129,26 @@ describe('WindowStore', () => {
     store.add(win(T + 300n * S), T + 400n * S);
     expect(store.size).toEqual({ windows: 0, bytes: 0 });
     expect(store.oldestStartNs).toBeUndefined();
-    expect(store.droppedForMemory).toBe(0);
+    expect(store.dropped).toEqual({ retention: 4, memory: 0 }); // the two, then the third, then the last itself
   });
 
   test('the memory bound drops the oldest windows first and counts them', () => {
     const store = new WindowStore({ retentionNs: 3600n * S, maxBytes: 3 * ONE_SAMPLE_BYTES });
     for (let i = 0n; i < 3n; i++) store.add(win(T + i * 10n * S), T + (i + 1n) * 10n * S);
     expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES }); // exactly at the bound: kept
-    expect(store.droppedForMemory).toBe(0);
+    expect(store.dropped.memory).toBe(0);
 
     store.add(win(T + 30n * S), T + 40n * S);
     expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES });
-    expect(store.droppedForMemory).toBe(1);
+    expect(store.dropped.memory).toBe(1);
     expect(store.oldestStartNs).toBe(T + 10n * S);
 
     // A larger window pushes out as many of the oldest as it takes.
-    const big = win(T + 40n * S, 10n * S, 2); // 200 + 2 * 314 = 828 bytes
+    const big = win(T + 40n * S, 10n * S, 2); // 200 + 2 * 374 = 948 bytes
     store.add(big, T + 50n * S);
     expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 30n * S, T + 40n * S]);
-    expect(store.size).toEqual({ windows: 2, bytes: ONE_SAMPLE_BYTES + 828 });
-    expect(store.droppedForMemory).toBe(3);
+    expect(store.size).toEqual({ windows: 2, bytes: ONE_SAMPLE_BYTES + 948 });
+    expect(store.dropped.memory).toBe(3);
   });
 
   test('the newest window is kept even when it alone is over the memory bound', () => {
@@ -145,20 +156,39 @@ describe('WindowStore', () => {
     store.add(win(T), T + 10n * S);
     const huge = win(T + 10n * S, 10n * S, 10);
     store.add(huge, T + 20n * S);
-    expect(store.size).toEqual({ windows: 1, bytes: 200 + 10 * 314 });
+    expect(store.size).toEqual({ windows: 1, bytes: 200 + 10 * 374 });
     expect(store.overlapping(0n, T * 2n).map((w) => w.data)).toEqual([huge]);
-    expect(store.droppedForMemory).toBe(1);
+    expect(store.dropped.memory).toBe(1);
   });
 
-  test('retention drops come before memory drops and only the latter are counted', () => {
+  test('retention drops come before memory drops, each counted under its reason', () => {
     const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 2 * ONE_SAMPLE_BYTES });
     store.add(win(T), T + 10n * S);
     store.add(win(T + 10n * S), T + 20n * S);
     store.add(win(T + 65n * S), T + 75n * S); // the first expired (ended at T+10s < T+15s); no memory drop
     expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 10n * S, T + 65n * S]);
-    expect(store.droppedForMemory).toBe(0);
+    expect(store.dropped.memory).toBe(0);
     store.add(win(T + 75n * S), T + 79n * S); // nothing expired (T+20s >= T+19s): the oldest goes for memory
     expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 65n * S, T + 75n * S]);
-    expect(store.droppedForMemory).toBe(1);
+    expect(store.dropped).toEqual({ retention: 1, memory: 1 });
+  });
+
+  test('drops by memory keep the estimated bytes within the bound and count every window dropped', () => {
+    const maxBytes = 20_000;
+    const store = new WindowStore({ retentionNs: 3600n * S, maxBytes });
+    expect(store.maxBytes).toBe(maxBytes);
+    let added = 0;
+    for (let i = 0n; i < 100n; i++) {
+      store.add(win(T + i * 10n * S, 10n * S, 1 + Number(i % 7n), Number(i % 40n)), T + (i + 1n) * 10n * S);
+      added++;
+      expect(store.size.bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    expect(store.dropped.retention).toBe(0);
+    expect(store.dropped.memory + store.size.windows).toBe(added);
+    expect(store.dropped.memory).toBeGreaterThan(50);
+    // The newest windows are the ones kept, in order.
+    const kept = starts(store.overlapping(0n, T * 2n));
+    expect(kept[kept.length - 1]).toBe(T + 990n * S);
+    expect(kept).toEqual([...kept].sort((a, b) => (a < b ? -1 : 1)));
   });
 });

@@ -178,6 +178,37 @@ describe('exposition text', () => {
     expect(promtool(text)).toEqual({ status: 0, output: '' });
   });
 
+  it('shows dropped windows and the memory budget, counters as counters, and passes promtool', async () => {
+    const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'windowsDropped' | 'memory'>>;
+    src.windowsDropped = () => [
+      { profile: 'cpu', reason: 'memory', windows: 4 },
+      { profile: 'cpu', reason: 'symbolize_error', windows: 1 },
+      { profile: 'offcpu', reason: 'drain_error', windows: 2 },
+    ];
+    src.memory = () => ({
+      limitBytes: 192 << 20,
+      residentBytes: 150 << 20,
+      parts: [
+        { part: 'history', budgetBytes: 48 << 20, usedBytes: 1000, evictions: 4 },
+        { part: 'symbols', budgetBytes: 48 << 20, evictions: 7 },
+      ],
+    });
+    const text = await exporterFor(src).collectText();
+    const s = samples(text);
+    expect(text).toContain('# TYPE hotpath_windows_dropped_total counter');
+    expect(s.get('hotpath_windows_dropped_total{profile="cpu",reason="memory"}')).toBe(4);
+    expect(s.get('hotpath_windows_dropped_total{profile="cpu",reason="symbolize_error"}')).toBe(1);
+    expect(s.get('hotpath_windows_dropped_total{profile="offcpu",reason="drain_error"}')).toBe(2);
+    expect(s.get('hotpath_memory_limit_bytes')).toBe(192 << 20);
+    expect(s.get('process_resident_memory_bytes')).toBe(150 << 20);
+    expect(s.get('hotpath_memory_budget_bytes{part="history"}')).toBe(48 << 20);
+    expect(s.get('hotpath_memory_used_bytes{part="history"}')).toBe(1000);
+    expect(s.has('hotpath_memory_used_bytes{part="symbols"}')).toBe(false);
+    expect(text).toContain('# TYPE hotpath_memory_evictions_total counter');
+    expect(s.get('hotpath_memory_evictions_total{part="symbols"}')).toBe(7);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+  });
+
   it('caps the number of series per metric', async () => {
     const src = new FakeSource();
     src.samplesLost = () => Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`r${i}`, BigInt(i)]));

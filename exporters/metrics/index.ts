@@ -16,10 +16,12 @@ export type {
   AgentInfo,
   HistogramSeries,
   HotpathMetricProducerOptions,
+  MemoryStats,
   MetricsSource,
   ProducerStats,
   ProgramStats,
   UnwinderStats,
+  WindowsDropped,
 } from './producer.js';
 export { createMetricsExporter } from './exporter.js';
 export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';

@@ -65,6 +65,34 @@ export interface MetricsSource {
   programsAttached?(): Readonly<Record<string, boolean>>;
   /** The user-stack unwinder's self-metrics; undefined when it is not running. */
   unwinder?(): UnwinderStats | undefined;
+  /** hotpath_windows_dropped_total{profile,reason}: profile windows that are gone, by why. */
+  windowsDropped?(): readonly WindowsDropped[];
+  /** The memory budget (--memory-limit) and its parts; undefined when there is none. */
+  memory?(): MemoryStats | undefined;
+  /** hotpath_http_requests_rejected_total{route,code}: requests answered 4xx (429 past the limits, 401, 421...). */
+  httpRequestsRejected?(): readonly { route: string; code: string; requests: number }[];
+}
+
+/** Cumulative count of one profile type's windows dropped for one reason. */
+export interface WindowsDropped {
+  /** The profile type (cpu, offcpu). */
+  profile: string;
+  /** e.g. `memory` (the history's budget), `retention` (aged out), `drain_error`, `symbolize_error`. */
+  reason: string;
+  windows: number;
+}
+
+/** The agent's memory budget. */
+export interface MemoryStats {
+  /** hotpath_memory_limit_bytes: the whole budget. */
+  limitBytes: number;
+  /** process_resident_memory_bytes: what the process holds in RAM, to compare with the limit. */
+  residentBytes?: number;
+  /**
+   * Its parts (e.g. `history`, `symbols`): hotpath_memory_budget_bytes{part}, hotpath_memory_used_bytes{part}
+   * (when known) and hotpath_memory_evictions_total{part} (what was dropped to stay within the part).
+   */
+  parts: readonly { part: string; budgetBytes: number; usedBytes?: number; evictions: number }[];
 }
 
 /** Cumulative counts of the in-kernel user-stack walker and the state of its tables. */
@@ -103,6 +131,13 @@ export const MetricNames = {
   unwindTableBytes: 'hotpath_unwind_table_bytes',
   unwindTableCapacity: 'hotpath_unwind_table_capacity_bytes',
   unwindTableFiles: 'hotpath_unwind_table_files',
+  windowsDropped: 'hotpath_windows_dropped_total',
+  httpRequestsRejected: 'hotpath_http_requests_rejected_total',
+  memoryLimit: 'hotpath_memory_limit_bytes',
+  memoryBudget: 'hotpath_memory_budget_bytes',
+  memoryUsed: 'hotpath_memory_used_bytes',
+  memoryEvictions: 'hotpath_memory_evictions_total',
+  residentMemory: 'process_resident_memory_bytes',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -265,6 +300,72 @@ export class HotpathMetricProducer implements MetricProducer {
       });
       add(MetricNames.unwindTableFiles, () =>
         gauge(MetricNames.unwindTableFiles, 'Files by unwind table state.', '', points(readUnwind()?.files, 'state')),
+      );
+    }
+
+    if (this.source.windowsDropped) {
+      add(MetricNames.windowsDropped, () =>
+        this.sumMetric(
+          MetricNames.windowsDropped,
+          'Profile windows dropped, by profile type and reason (memory, retention, drain_error, symbolize_error).',
+          '',
+          (this.source.windowsDropped?.() ?? []).map((d) => ({ attributes: { profile: d.profile, reason: d.reason }, value: d.windows })),
+          endTime,
+          errors,
+        ),
+      );
+    }
+
+    if (this.source.httpRequestsRejected) {
+      add(MetricNames.httpRequestsRejected, () =>
+        this.sumMetric(
+          MetricNames.httpRequestsRejected,
+          'HTTP requests answered with a 4xx status, by route and status code.',
+          '',
+          (this.source.httpRequestsRejected?.() ?? []).map((r) => ({ attributes: { route: r.route, code: r.code }, value: r.requests })),
+          endTime,
+          errors,
+        ),
+      );
+    }
+
+    if (this.source.memory) {
+      let memory: MemoryStats | undefined | null = null;
+      const readMemory = () => (memory === null ? (memory = this.source.memory?.()) : memory);
+      const gauge = (name: string, description: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData => ({
+        descriptor: { name, description, unit: 'By', valueType: ValueType.INT },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: dataPoints.map((p) => ({ startTime: this.startTime, endTime, ...p })),
+      });
+      const parts = () => readMemory()?.parts ?? [];
+      add(MetricNames.memoryLimit, () => {
+        const m = readMemory();
+        return gauge(MetricNames.memoryLimit, 'The agent memory budget (--memory-limit).', m ? [{ attributes: {}, value: m.limitBytes }] : []);
+      });
+      add(MetricNames.residentMemory, () => {
+        const rss = readMemory()?.residentBytes;
+        return gauge(MetricNames.residentMemory, 'Resident memory size in bytes.', rss === undefined ? [] : [{ attributes: {}, value: rss }]);
+      });
+      add(MetricNames.memoryBudget, () =>
+        gauge(MetricNames.memoryBudget, 'Part of the memory budget each user may hold.', parts().map((p) => ({ attributes: { part: p.part }, value: p.budgetBytes }))),
+      );
+      add(MetricNames.memoryUsed, () =>
+        gauge(
+          MetricNames.memoryUsed,
+          'Memory each part of the budget holds, as it estimates it.',
+          parts().filter((p) => p.usedBytes !== undefined).map((p) => ({ attributes: { part: p.part }, value: p.usedBytes! })),
+        ),
+      );
+      add(MetricNames.memoryEvictions, () =>
+        this.sumMetric(
+          MetricNames.memoryEvictions,
+          'Entries evicted to keep a part of the memory budget within its bytes (history: windows; symbols: files).',
+          '',
+          parts().map((p) => ({ attributes: { part: p.part }, value: p.evictions })),
+          endTime,
+          errors,
+        ),
       );
     }
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Profile } from 'pprof-format';
 import { ExporterError } from '../errors.js';
-import { buildPprofWithStats, decodePprof, encodePprofGzip } from './encode-pprof.js';
+import { buildPprof, buildPprofWithStats, decodePprof, encodePprofGzip, encodePprofSteps, PprofBuilder } from './encode-pprof.js';
 import { APP_BUILD_ID, fixture, LIBC_BUILD_ID, PERIOD, WORKER_BUILD_ID } from './test-support/fixture.js';
 
 /** Resolves a decoded profile's references into names, so assertions read like pprof's own output. */
@@ -103,6 +103,44 @@ describe('buildPprof / encodePprofGzip', () => {
     expect([s(hot.systemName), s(hot.filename)]).toEqual(['_Z8hot_loopv', 'app.c']);
     const hotLoc = p.location.find((l) => l.line.length && Number(l.line[0].functionId) === Number(hot.id))!;
     expect([BigInt(hotLoc.address), Number(hotLoc.line[0].line)]).toEqual([0x1140n, 12]);
+  });
+
+  test('encodePprofSteps gives the bytes encode() gives, in steps', () => {
+    // Many samples, locations and strings, so several chunks of every list and multi-byte lengths.
+    const data = fixture();
+    for (let i = 0; i < 3000; i++) {
+      data.samples.push({
+        frames: [{ address: BigInt(0x10000 + i), functionName: `fn_${i}_${'x'.repeat(i % 300)}`, kind: 'native' }],
+        values: [i, i * PERIOD],
+        numLabels: { pid: i % 17, tid: i },
+        strLabels: { comm: `c${i % 5}` },
+      });
+    }
+    const profile = buildPprof(data);
+    const steps = encodePprofSteps(profile, 100);
+    let yields = 0;
+    let r = steps.next();
+    while (!r.done) {
+      yields++;
+      r = steps.next();
+    }
+    expect(yields).toBeGreaterThan(50);
+    expect(Buffer.from(r.value).equals(Buffer.from(profile.encode()))).toBe(true);
+    // An empty profile too.
+    const empty = buildPprof({ ...data, samples: [] });
+    expect(Buffer.from(encodePprofSteps(empty).next().value as Uint8Array).equals(Buffer.from(empty.encode()))).toBe(true);
+  });
+
+  test('PprofBuilder over several windows gives what building their concatenation gives', () => {
+    const a = fixture();
+    const b = fixture();
+    const builder = new PprofBuilder(a);
+    for (const s of [...a.samples, ...b.samples]) builder.add(s);
+    const { profile, stats } = builder.finish({ timeNanos: a.timeNanos, durationNanos: 2n * a.durationNanos });
+    const whole = buildPprof({ ...a, durationNanos: 2n * a.durationNanos, comments: [], samples: [...a.samples, ...b.samples] });
+    expect(Buffer.from(profile.encode()).equals(Buffer.from(whole.encode()))).toBe(true);
+    expect(stats.samplesIn).toBe(8);
+    expect(profile.sample.map((x) => Number(x.value[0]))).toEqual([10, 8, 14]);
   });
 
   test('drops and counts samples whose values do not match the sample types', () => {

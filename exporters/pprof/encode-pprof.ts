@@ -15,7 +15,7 @@ import {
   ValueType,
 } from 'pprof-format';
 import { ExporterError, ExporterErrorCodes } from '../errors.js';
-import type { ProfileData, ProfileFrame, ProfileMapping } from './types.js';
+import type { ProfileData, ProfileFrame, ProfileMapping, ProfileSample } from './types.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -124,55 +124,85 @@ function toInteger(v: number): number {
   return Number.isInteger(v) ? v : Math.round(v);
 }
 
-/**
- * buildPprofWithStats converts ProfileData into a pprof Profile and says what it dropped.
- * Never throws on odd data: samples whose value count differs from sampleTypes are counted and left out.
- */
-export function buildPprofWithStats(data: ProfileData): { profile: Profile; stats: PprofBuildStats } {
-  const strings = new StringTable(); // index 0 is "" already
-  const mappings = new MappingTable(strings);
-  const functions: PprofFunction[] = [];
-  const functionIds = new Map<string, number>();
-  const locations: Location[] = [];
-  const locationIds = new Map<string, number>();
-  // Collectors reuse frame objects across samples: resolve each object once.
-  const frameIds = new Map<ProfileFrame, number>();
+/** The profile-wide part of a ProfileData: what PprofBuilder needs besides the samples. */
+export type PprofHeader = Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period'>;
 
-  const functionId = (f: ProfileFrame): number => {
+/**
+ * PprofBuilder turns samples into a pprof Profile one at a time, so a caller can build from many windows
+ * without merging them first (samples with identical locations and labels are summed here) and can stop
+ * between samples to let other work run. buildPprofWithStats is the one-call form.
+ */
+export class PprofBuilder {
+  private readonly strings = new StringTable(); // index 0 is "" already
+  private readonly mappings = new MappingTable(this.strings);
+  private readonly functions: PprofFunction[] = [];
+  // Keyed by nested maps rather than joined strings: windows bring fresh frame objects, so these lookups run
+  // once per frame object, and a joined key (a BigInt in hex, long JIT names) costs 3-6 times more to build
+  // and hash than lookups on the parts (V8 keeps a string's hash in the string).
+  /** name → system name → file name → function id. */
+  private readonly functionIds = new Map<string, Map<string, Map<string, number>>>();
+  private readonly locations: Location[] = [];
+  /** mapping id → address → the locations there (one per function and line; usually one). */
+  private readonly locationIds = new Map<number, Map<bigint, { fnId: number; line: number; id: number }[]>>();
+  // Collectors reuse frame objects across samples: resolve each object once.
+  private readonly frameIds = new Map<ProfileFrame, number>();
+  /** Label sets by their key, built once each. */
+  private readonly labelSets = new Map<string, Label[]>();
+  private readonly merged = new Map<string, Sample>();
+  private readonly nTypes: number;
+  private samplesIn = 0;
+  private dropped = 0;
+
+  constructor(private readonly header: PprofHeader) {
+    this.nTypes = header.sampleTypes.length;
+  }
+
+  private functionId(f: ProfileFrame): number {
     const name = f.functionName as string;
     const systemName = f.systemName ?? name;
     const file = f.fileName ?? '';
-    const key = `${name}\0${systemName}\0${file}`;
-    let id = functionIds.get(key);
+    let bySystemName = this.functionIds.get(name);
+    if (bySystemName === undefined) this.functionIds.set(name, (bySystemName = new Map()));
+    let byFile = bySystemName.get(systemName);
+    if (byFile === undefined) bySystemName.set(systemName, (byFile = new Map()));
+    let id = byFile.get(file);
     if (id === undefined) {
-      id = functions.length + 1;
-      functions.push(
+      id = this.functions.length + 1;
+      this.functions.push(
         new PprofFunction({
           id,
-          name: strings.dedup(name),
-          systemName: strings.dedup(systemName),
-          filename: strings.dedup(file),
+          name: this.strings.dedup(name),
+          systemName: this.strings.dedup(systemName),
+          filename: this.strings.dedup(file),
         }),
       );
-      functionIds.set(key, id);
+      byFile.set(file, id);
     }
     return id;
-  };
+  }
 
-  const locationId = (f: ProfileFrame): number => {
-    let id = frameIds.get(f);
+  private locationId(f: ProfileFrame): number {
+    let id = this.frameIds.get(f);
     if (id !== undefined) return id;
     let mappingId = 0;
-    if (f.mapping) mappingId = mappings.idFor(f.mapping);
-    else if (f.kind === 'kernel') mappingId = mappings.kernelIdFor(f);
-    const fnId = f.functionName ? functionId(f) : 0; // "" counts as unsymbolized, as in toFolded
+    if (f.mapping) mappingId = this.mappings.idFor(f.mapping);
+    else if (f.kind === 'kernel') mappingId = this.mappings.kernelIdFor(f);
+    const fnId = f.functionName ? this.functionId(f) : 0; // "" counts as unsymbolized, as in toFolded
     const line = f.line && f.line > 0 ? toInteger(f.line) : 0;
     // The function is part of the key: JIT code reuses addresses, and frames without a mapping share id 0.
-    const key = `${mappingId}:${f.address.toString(16)}:${fnId}:${line}`;
-    id = locationIds.get(key);
+    let byAddress = this.locationIds.get(mappingId);
+    if (byAddress === undefined) this.locationIds.set(mappingId, (byAddress = new Map()));
+    let here = byAddress.get(f.address);
+    if (here === undefined) byAddress.set(f.address, (here = []));
+    for (const e of here) {
+      if (e.fnId === fnId && e.line === line) {
+        id = e.id;
+        break;
+      }
+    }
     if (id === undefined) {
-      id = locations.length + 1;
-      locations.push(
+      id = this.locations.length + 1;
+      this.locations.push(
         new Location({
           id,
           mappingId,
@@ -180,75 +210,89 @@ export function buildPprofWithStats(data: ProfileData): { profile: Profile; stat
           line: fnId !== 0 ? [new Line({ functionId: fnId, line })] : [],
         }),
       );
-      locationIds.set(key, id);
+      here.push({ fnId, line, id });
     }
-    frameIds.set(f, id);
+    this.frameIds.set(f, id);
     return id;
-  };
+  }
 
-  const nTypes = data.sampleTypes.length;
-  const merged = new Map<string, Sample>();
-  let dropped = 0;
-  for (const s of data.samples) {
+  /** Adds one sample; one whose values do not match the sample types (or are not finite) is counted and left out. */
+  add(s: ProfileSample): void {
+    const { nTypes, strings } = this;
+    this.samplesIn++;
     if (s.values.length !== nTypes || !s.values.every(Number.isFinite)) {
-      dropped++;
-      continue;
+      this.dropped++;
+      return;
     }
-    const locs = s.frames.map(locationId);
-    const labels: Label[] = [];
+    const locs = s.frames.map((f) => this.locationId(f));
+    const numKeys = s.numLabels ? Object.keys(s.numLabels).sort() : [];
+    const strKeys = s.strLabels ? Object.keys(s.strLabels).sort() : [];
     let labelKey = '';
-    if (s.numLabels) {
-      for (const k of Object.keys(s.numLabels).sort()) {
-        const v = s.numLabels[k];
-        if (!Number.isFinite(v)) continue;
-        labels.push(new Label({ key: strings.dedup(k), num: toInteger(v) }));
-        labelKey += `\0n${k}=${v}`;
-      }
+    for (const k of numKeys) {
+      const v = s.numLabels![k];
+      if (Number.isFinite(v)) labelKey += `\0n${k}=${v}`;
     }
-    if (s.strLabels) {
-      for (const k of Object.keys(s.strLabels).sort()) {
-        const v = s.strLabels[k];
-        labels.push(new Label({ key: strings.dedup(k), str: strings.dedup(v) }));
-        labelKey += `\0s${k}=${v}`;
+    for (const k of strKeys) labelKey += `\0s${k}=${s.strLabels![k]}`;
+    let labels = this.labelSets.get(labelKey);
+    if (labels === undefined) {
+      labels = [];
+      for (const k of numKeys) {
+        const v = s.numLabels![k];
+        if (Number.isFinite(v)) labels.push(new Label({ key: strings.dedup(k), num: toInteger(v) }));
       }
+      for (const k of strKeys) labels.push(new Label({ key: strings.dedup(k), str: strings.dedup(s.strLabels![k]) }));
+      this.labelSets.set(labelKey, labels);
     }
     const key = `${locs.join(',')}${labelKey}`;
-    const prev = merged.get(key);
+    const prev = this.merged.get(key);
     if (prev) {
       for (let i = 0; i < nTypes; i++) prev.value[i] = Number(prev.value[i]) + toInteger(s.values[i]);
     } else {
-      merged.set(key, new Sample({ locationId: locs, value: s.values.map(toInteger), label: labels }));
+      this.merged.set(key, new Sample({ locationId: locs, value: s.values.map(toInteger), label: labels }));
     }
   }
 
-  const mappingList = mainBinaryFirst(mappings.list, strings, locations);
+  /** The Profile of the samples added; call once. */
+  finish(span: Pick<ProfileData, 'timeNanos' | 'durationNanos' | 'comments'>): { profile: Profile; stats: PprofBuildStats } {
+    const { strings, header } = this;
+    const mappingList = mainBinaryFirst(this.mappings.list, strings, this.locations);
+    const profile = new Profile({
+      sampleType: header.sampleTypes.map(
+        (t) => new ValueType({ type: strings.dedup(t.type), unit: strings.dedup(t.unit) }),
+      ),
+      periodType: new ValueType({ type: strings.dedup(header.periodType.type), unit: strings.dedup(header.periodType.unit) }),
+      period: toInteger(header.period),
+      timeNanos: span.timeNanos,
+      durationNanos: span.durationNanos,
+      sample: [...this.merged.values()],
+      mapping: mappingList,
+      location: this.locations,
+      function: this.functions,
+      comment: (span.comments ?? []).map((c) => strings.dedup(c)),
+      stringTable: strings,
+    });
+    return {
+      profile,
+      stats: {
+        samplesIn: this.samplesIn,
+        samplesOut: this.merged.size,
+        samplesDropped: this.dropped,
+        locations: this.locations.length,
+        functions: this.functions.length,
+        mappings: mappingList.length,
+      },
+    };
+  }
+}
 
-  const profile = new Profile({
-    sampleType: data.sampleTypes.map(
-      (t) => new ValueType({ type: strings.dedup(t.type), unit: strings.dedup(t.unit) }),
-    ),
-    periodType: new ValueType({ type: strings.dedup(data.periodType.type), unit: strings.dedup(data.periodType.unit) }),
-    period: toInteger(data.period),
-    timeNanos: data.timeNanos,
-    durationNanos: data.durationNanos,
-    sample: [...merged.values()],
-    mapping: mappingList,
-    location: locations,
-    function: functions,
-    comment: (data.comments ?? []).map((c) => strings.dedup(c)),
-    stringTable: strings,
-  });
-  return {
-    profile,
-    stats: {
-      samplesIn: data.samples.length,
-      samplesOut: merged.size,
-      samplesDropped: dropped,
-      locations: locations.length,
-      functions: functions.length,
-      mappings: mappingList.length,
-    },
-  };
+/**
+ * buildPprofWithStats converts ProfileData into a pprof Profile and says what it dropped.
+ * Never throws on odd data: samples whose value count differs from sampleTypes are counted and left out.
+ */
+export function buildPprofWithStats(data: ProfileData): { profile: Profile; stats: PprofBuildStats } {
+  const builder = new PprofBuilder(data);
+  for (const s of data.samples) builder.add(s);
+  return builder.finish(data);
 }
 
 /** buildPprof converts ProfileData into a pprof Profile (see buildPprofWithStats). */
@@ -260,6 +304,88 @@ export function buildPprof(data: ProfileData): Profile {
 export async function encodePprofGzip(data: ProfileData): Promise<Buffer> {
   const raw = await buildPprof(data).encodeAsync();
   return gzip(raw);
+}
+
+/** A repeated message field of Profile as pprof-format encodes it: its message length and its bytes. */
+interface EncodableMessage {
+  readonly length: number;
+  encode(buffer?: Uint8Array): Uint8Array;
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Uint8Array, offset: number, n: number): number {
+  while (n >= 0x80) {
+    buf[offset++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[offset++] = n;
+  return offset;
+}
+
+/**
+ * encodePprofSteps encodes a Profile a chunk of messages at a time: a generator that yields between chunks and
+ * returns the bytes `profile.encode()` gives (the same fields in the same order), so a large profile's encoding
+ * can be spread over turns of the event loop. The string table is already encoded (StringTable encodes each
+ * string as it is added) and is copied at the end in one go.
+ */
+export function* encodePprofSteps(profile: Profile, chunk = 512): Generator<void, Uint8Array> {
+  // Profile's repeated message fields 1..5, in the order pprof-format writes them (tags fit one byte).
+  const fields: [number, readonly EncodableMessage[]][] = [
+    [1, profile.sampleType],
+    [2, profile.sample],
+    [3, profile.mapping],
+    [4, profile.location],
+    [5, profile.function],
+  ];
+  // Everything else (string table, scalars, comments) is small or pre-encoded: one Profile without the lists.
+  const tail = new Profile({
+    stringTable: profile.stringTable,
+    dropFrames: profile.dropFrames,
+    keepFrames: profile.keepFrames,
+    timeNanos: profile.timeNanos,
+    durationNanos: profile.durationNanos,
+    periodType: profile.periodType,
+    period: profile.period,
+    comment: profile.comment,
+    defaultSampleType: profile.defaultSampleType,
+    docUrl: profile.docUrl,
+  }).encode();
+  const lengths: number[][] = [];
+  let total = tail.length;
+  let n = 0;
+  for (const [, list] of fields) {
+    const ls: number[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const len = list[i].length;
+      ls[i] = len;
+      total += 1 + varintSize(len) + len;
+      if (++n % chunk === 0) yield;
+    }
+    lengths.push(ls);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (let f = 0; f < fields.length; f++) {
+    const [field, list] = fields[f];
+    const ls = lengths[f];
+    for (let i = 0; i < list.length; i++) {
+      out[offset++] = (field << 3) | 2; // length-delimited
+      offset = writeVarint(out, offset, ls[i]);
+      list[i].encode(out.subarray(offset, offset + ls[i]));
+      offset += ls[i];
+      if (++n % chunk === 0) yield;
+    }
+  }
+  out.set(tail, offset);
+  return out;
 }
 
 /** A profile that could not be read: HP_ERR_INPUT, the message naming the step that failed. */

@@ -12,11 +12,13 @@ export {
   buildPprof,
   buildPprofWithStats,
   encodePprofGzip,
+  encodePprofSteps,
+  PprofBuilder,
   decodePprof,
   KERNEL_MAPPING_FILE,
   DEFAULT_MAX_DECODED_BYTES,
 } from './encode-pprof.js';
-export type { PprofBuildStats, DecodePprofOptions } from './encode-pprof.js';
+export type { PprofBuildStats, PprofHeader, DecodePprofOptions } from './encode-pprof.js';
 export { mergeProfileData, mergeProfileDataWithStats, filterByPid } from './merge.js';
 export type { MergeStats } from './merge.js';
 export { toFolded, foldedFrameName } from './folded.js';

@@ -2,13 +2,15 @@
 import { release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
 import { Agent, PROGRAM_NAMES, type ProgramName } from '../../agent/agent.js';
+import { MIN_MEMORY_LIMIT_BYTES, RUNTIME_RESERVE_BYTES } from '../../agent/memory-budget.js';
 import type { Command } from '../command.js';
 import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.js';
 import { nowNs } from '../../sources/index.js';
 import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
 import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
-import { HttpServer, MAX_LIVE_SECONDS } from '../../http/index.js';
+import { exposureProblem, HttpServer, isLoopbackAddress, loadWebConfig, MAX_LIVE_SECONDS } from '../../http/index.js';
 import { missingPrivileges } from '../../bpf/libbpf.js';
+import { dropPrivileges } from '../../bpf/privileges.js';
 import { VERSION } from '../../version.js';
 
 const HELP = `Usage: hotpath serve [flags]
@@ -17,16 +19,27 @@ Runs the agent: loads and attaches the eBPF programs once, drains them every win
 windows of the last --retention in memory and serves them over HTTP.
 
 Flags:
-  --host ADDR          address to bind (default 127.0.0.1: loopback only; use 0.0.0.0 to expose it)
+  --host ADDR          address to bind (default 127.0.0.1: loopback only). A non-loopback address (0.0.0.0, a
+                       pod IP) needs a --web-config that authenticates clients, or --insecure-expose
   --port N             TCP port (default 9464)
+  --web-config FILE    TLS and basic authentication for every route, in the Prometheus exporter-toolkit format
+                       node_exporter reads (see Exposure below). A bad file: one line on stderr, exit status 2
+  --insecure-expose    bind a non-loopback --host without authentication: anyone who reaches the port reads
+                       every process's profile (names, paths, container ids)
   --hz N               CPU samples per second per CPU (default 99)
   --programs LIST      comma-separated: cpu,offcpu,runqlat,biolatency (default: all). A program that fails
                        to attach is logged, reported on / and in hotpath_samples_lost_total, and the others run.
   --window DURATION    how often the kernel maps are drained (default 10s)
   --retention DURATION how much history is kept for from/to queries (default 1h)
+  --memory-limit SIZE  the agent's memory budget (default 192M: fits a 256 MiB container with headroom; at
+                       least ${MIN_MEMORY_LIMIT_BYTES >> 20}M). ${RUNTIME_RESERVE_BYTES >> 20}M of it is left to Node.js and the requests in flight; of the rest, half
+                       bounds the retained history (shared by the profile types that run) and half the symbol
+                       caches. Each part is enforced by bytes; the oldest windows, least recently used files
+                       go first, counted in hotpath_memory_evictions_total and hotpath_windows_dropped_total
   --retention-memory SIZE
-                       memory bound of the retained history per profile type (default 256M); the oldest
-                       windows are dropped first when it is reached, even inside --retention
+                       override: bound the retained history of each profile type by SIZE instead of its share
+                       of --memory-limit (the total may then pass the limit); the oldest windows are dropped
+                       first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
 ${UNWIND_HELP}  -h, --help           this help
@@ -42,7 +55,32 @@ Routes:
   /flamegraph?type=cpu|offcpu&seconds=N (or from&to, pid)   interactive flamegraph
   /healthz                       200 while programs are attached and draining
 
-Needs root, or CAP_BPF + CAP_PERFMON.
+Exposure:
+  On loopback (the default) the agent answers only requests whose Host header is localhost, 127.0.0.1 or
+  [::1] with its port, others get 421: a web page cannot read it by rebinding its own name to 127.0.0.1.
+  --web-config FILE is YAML, relative file names from the file's directory; unknown keys are errors:
+    tls_server_config:
+      cert_file: server.crt          # or cert: <PEM>; key_file: server.key or key: <PEM>
+      key_file: server.key
+      client_auth_type: RequireAndVerifyClientCert   # default NoClientCert; also RequestClientCert,
+      client_ca_file: ca.crt         #   RequireAnyClientCert, VerifyClientCertIfGiven
+      # min_version/max_version (TLS12, TLS13), cipher_suites, curve_preferences, client_allowed_sans
+    basic_auth_users:                # user: bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\\n')
+      prometheus: $2y$10$...
+    http_server_config:
+      headers: { X-Frame-Options: deny }
+    rate_limit: { interval: 100ms, burst: 20 }
+  With basic_auth_users every route answers 401 (WWW-Authenticate: Basic) without valid credentials;
+  passwords are checked in a worker thread and the result is cached, as the exporter toolkit does.
+
+Limits: at most 8 live profiles (seconds=N) at once and 2 profiles built at once with 32 waiting; past them
+429 with a message. Building runs in slices between other requests; flamegraph pages are laid out in a worker
+thread. A client that disconnects stops its request's work; SIGTERM answers pending requests and exits.
+
+Needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_CHECKPOINT_RESTORE, CAP_SYSLOG to
+read other processes' files and kernel symbols). Once attached it keeps only CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
+CAP_CHECKPOINT_RESTORE, and CAP_SYSLOG or CAP_BPF where this kernel needs them (README: Privileges), trims the
+bounding set and sets no_new_privs.
 `;
 
 export const serveCommand: Command = {
@@ -56,9 +94,12 @@ export const serveCommand: Command = {
     programs: { type: 'string', default: PROGRAM_NAMES.join(',') },
     window: { type: 'string', default: '10s' },
     retention: { type: 'string', default: '1h' },
-    'retention-memory': { type: 'string', default: '256M' },
+    'memory-limit': { type: 'string', default: '192M' },
+    'retention-memory': { type: 'string' },
     pid: { type: 'string', multiple: true },
     'min-block': { type: 'string', default: '1us' },
+    'web-config': { type: 'string' },
+    'insecure-expose': { type: 'boolean', default: false },
     ...UNWIND_OPTIONS,
   },
   async run(values) {
@@ -74,24 +115,43 @@ export const serveCommand: Command = {
     if (windowSeconds < 1) throw usageError(`invalid value for --window: ${values.window} (at least 1s)`);
     const retentionSeconds = parseDuration('--retention', values.retention as string);
     if (retentionSeconds < windowSeconds) throw usageError('invalid value for --retention: shorter than --window');
-    const maxStoreBytes = parseBytes('--retention-memory', values['retention-memory'] as string);
+    const memoryLimitBytes = parseBytes('--memory-limit', values['memory-limit'] as string);
+    if (memoryLimitBytes < MIN_MEMORY_LIMIT_BYTES) {
+      throw usageError(`invalid value for --memory-limit: ${values['memory-limit']} (at least ${MIN_MEMORY_LIMIT_BYTES >> 20}M)`);
+    }
+    const retentionMemory = values['retention-memory'] as string | undefined;
+    const maxStoreBytes = retentionMemory === undefined ? undefined : parseBytes('--retention-memory', retentionMemory);
     const pids = parsePids('--pid', values.pid as string[] | undefined);
     const minBlockNs = Math.round(parseDuration('--min-block', values['min-block'] as string) * 1e9);
     const { unwind, unwindTableBytes } = parseUnwindFlags(values);
+    // Before anything is loaded: a bad file or an unguarded exposure is a usage error (exit 2).
+    const webConfigPath = values['web-config'] as string | undefined;
+    const webConfig = webConfigPath === undefined ? undefined : loadWebConfig(webConfigPath);
+    const insecureExpose = values['insecure-expose'] as boolean;
+    const exposure = exposureProblem(host, webConfig, insecureExpose);
+    if (exposure) throw usageError(exposure);
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
     const agent = await Agent.start({
-      hz, programs, windowSeconds, retentionSeconds, maxStoreBytes, pids, minBlockNs, unwind, unwindTableBytes, version: VERSION, kernel: release(),
+      hz, programs, windowSeconds, retentionSeconds, memoryLimitBytes, maxStoreBytes, pids, minBlockNs, unwind, unwindTableBytes, version: VERSION, kernel: release(),
     });
     if (agent.attachedPrograms.length === 0) {
       await agent.close();
       throw new HotpathError(ErrorCodes.ATTACH, 'no program could be attached (see the messages above)');
     }
-    const metrics = createMetricsExporter(agent.metricsSource());
-    const server = new HttpServer({
-      host, port, agent, metrics, retentionNs: BigInt(Math.round(retentionSeconds * 1e9)), nowNs,
+    // Attached: from here on keep only the capabilities draining and symbolizing need (bpf/privileges.ts).
+    const privileges = await dropPrivileges({ listenPort: port }).catch(async (err: unknown) => {
+      await agent.close();
+      throw err;
     });
+    process.stderr.write(`hotpath serve: ${privileges.summary}\n`);
+    let rejectedRequests: () => { route: string; code: string; requests: number }[] = () => [];
+    const metrics = createMetricsExporter({ ...agent.metricsSource(), httpRequestsRejected: () => rejectedRequests() });
+    const server = new HttpServer({
+      host, port, agent, metrics, retentionNs: BigInt(Math.round(retentionSeconds * 1e9)), nowNs, webConfig, insecureExpose,
+    });
+    rejectedRequests = () => server.rejectedRequests();
     let address;
     try {
       address = await server.listen();
@@ -99,13 +159,18 @@ export const serveCommand: Command = {
       await agent.close();
       throw new HotpathError(ErrorCodes.USAGE, `listen on ${host}:${port}: ${(err as Error).message}`);
     }
-    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const shown = `${server.isTls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     process.stderr.write(
-      `hotpath serve: listening on http://${shown}:${address.port}/ (programs: ${agent.attachedPrograms.join(', ')})\n` +
-        `  flamegraph: http://${shown}:${address.port}/flamegraph?type=cpu&seconds=10\n` +
-        `  pprof:      go tool pprof http://${shown}:${address.port}/debug/pprof/profile?seconds=30\n` +
-        `  metrics:    http://${shown}:${address.port}/metrics\n`,
+      `hotpath serve: listening on ${shown}/ (programs: ${agent.attachedPrograms.join(', ')})\n` +
+        `  flamegraph: ${shown}/flamegraph?type=cpu&seconds=10\n` +
+        `  pprof:      go tool pprof ${shown}/debug/pprof/profile?seconds=30\n` +
+        `  metrics:    ${shown}/metrics\n`,
     );
+    if (insecureExpose && exposureProblem(host, webConfig, false)) {
+      process.stderr.write(`hotpath serve: --insecure-expose: ${host} is reachable without authentication\n`);
+    } else if (webConfig && webConfig.users.size > 0 && !server.isTls && !isLoopbackAddress(host)) {
+      process.stderr.write('hotpath serve: basic authentication without tls_server_config sends passwords in clear text\n');
+    }
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -114,6 +179,11 @@ export const serveCommand: Command = {
     await server.close();
     await agent.close();
     await metrics.shutdown();
+    // Everything is closed and detached; should a handle still hold the event loop, do not wait for it.
+    setTimeout(() => {
+      process.stderr.write('hotpath serve: exiting with handles still open\n');
+      process.exit(0);
+    }, 2000).unref();
     return 0;
   },
 };

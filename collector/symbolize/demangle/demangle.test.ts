@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { demangle, demangleItanium, demangleRustLegacy, demangleRustV0, displayName } from './index.js';
+import { demanglerBombs } from '../test-support/native.js';
+import { MAX_DEMANGLED_LENGTH, demangle, demangleItanium, demangleRustLegacy, demangleRustV0, displayName } from './index.js';
 
 const CXX_SOURCE = `
 #include <string>
@@ -142,5 +143,74 @@ describe('demangle: bad input', () => {
     expect(demangle(s)).toBeUndefined();
     expect(demangle('_R' + 'B_'.repeat(2000))).toBeUndefined();
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe('demangle: the demangler bomb (issue 10)', () => {
+  it('gives up names whose printed form doubles per substitution within milliseconds, and says so', () => {
+    for (const [what, name] of Object.entries(demanglerBombs())) {
+      expect(name.length, what).toBeLessThanOrEqual(4096);
+      demangle(name); // warm up
+      const budget = { overBudget: false };
+      const t0 = performance.now();
+      const out = demangle(name, budget);
+      const ms = performance.now() - t0;
+      console.log(`${what}: ${name.length} bytes, given up in ${ms.toFixed(2)} ms`);
+      expect(out, what).toBeUndefined();
+      expect(budget.overBudget, what).toBe(true);
+      expect(ms, what).toBeLessThan(20);
+    }
+    // c++filt agrees that they are valid names (it prints them, however long): only the budget refuses them.
+    const small = Object.values(demanglerBombs(4));
+    expect(small.slice(0, 2).map((n) => demangle(n))).toEqual(cxxfilt(small.slice(0, 2)).slice(0, 2));
+    expect(cxxfilt(small)[0]).toMatch(/^f\(A<A, A>, A<A<A, A>, A<A, A> >, /);
+  });
+
+  it('keeps the budget per name: real names after a bomb demangle as before', () => {
+    const bombs = Object.values(demanglerBombs());
+    for (let i = 0; i < 50; i++) for (const b of bombs) demangle(b);
+    expect(demangle('_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEC1IS3_EEPKcRKS3_')).toBe(
+      'std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >::basic_string<std::allocator<char> >(char const*, std::allocator<char> const&)',
+    );
+  });
+
+  it('caps the output of a valid name at MAX_DEMANGLED_LENGTH characters', () => {
+    // f(X, X, ...) with X a 100-character class name: valid, linear work, output 102 characters per parameter.
+    const withParams = (n: number) => `_Z1f100${'x'.repeat(100)}${'S_'.repeat(n - 1)}`;
+    expect(demangle(withParams(150))).toHaveLength(150 * 102 - 2 + 3);
+    const budget = { overBudget: false };
+    expect(demangle(withParams(170), budget)).toBeUndefined();
+    expect(budget.overBudget).toBe(true);
+    expect(MAX_DEMANGLED_LENGTH).toBe(16384);
+  });
+
+  it('gives up Rust v0 names whose backrefs double the output', () => {
+    // Generic arguments t0 = u, t_k = (t_{k-1}, t_{k-1}) by two backrefs to t_{k-1}.
+    const base62 = (n: number) => {
+      const digits = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+      let out = '';
+      do {
+        out = digits[n % 62] + out;
+        n = Math.floor(n / 62);
+      } while (n > 0);
+      return out;
+    };
+    const backref = (index: number) => (index - 2 === 0 ? 'B_' : `B${base62(index - 3)}_`);
+    let name = '_RINvC1a1f';
+    let prev = name.length;
+    name += 'u';
+    for (let k = 0; k < 40; k++) {
+      const at = name.length;
+      name += `T${backref(prev)}${backref(prev)}E`;
+      prev = at;
+    }
+    name += 'E';
+    const small = name.slice(0, name.indexOf('T', name.indexOf('T') + 1)) + 'E';
+    expect(demangleRustV0(small)).toBe('a::f::<(), ((), ())>');
+    const budget = { overBudget: false };
+    const t0 = performance.now();
+    expect(demangle(name, budget)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(budget.overBudget).toBe(true);
   });
 });

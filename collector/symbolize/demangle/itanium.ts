@@ -3,7 +3,12 @@
 // substitutions, std:: abbreviations, constructors/destructors, operators, ABI tags, lambdas, function,
 // array and pointer-to-member types, integer literals, thunks/vtables/guards and GCC clone suffixes.
 // Output follows binutils c++filt. Anything outside the subset (expressions, decltype, ...) makes the whole
-// name fail: callers show the mangled name then. Time and memory are bounded by the input length caps below.
+// name fail: callers show the mangled name then.
+// Bounds: substitutions and template parameters let a few input bytes repeat an earlier type, so printed text
+// can double per reference (a 4 KiB name could print 2^1000 characters). Every string the parser builds goes
+// through `text()`: none may exceed MAX_OUTPUT characters and all of them together MAX_WORK characters, which
+// bounds time and memory by MAX_WORK (a few milliseconds) whatever the input. Over budget, the name is not
+// demangled (OverBudget, which callers count).
 
 /** A parsed type or template argument. Names are flattened to text once parsed; declarators keep structure. */
 type Node =
@@ -16,10 +21,18 @@ type Node =
   | { k: 'pack'; items: Node[] };
 
 class Fail extends Error {}
+/** The name needs more output or work than the budget allows (a subclass: every Fail path handles it). */
+export class OverBudget extends Fail {}
 
 const MAX_INPUT = 4096;
 const MAX_DEPTH = 128;
-const MAX_OUTPUT = 16384;
+/**
+ * Longest demangled name (and longest intermediate string). Real names reach about 6,300 characters (V8's
+ * templates in the node binary); c++filt has no limit.
+ */
+export const MAX_OUTPUT = 16384;
+/** Characters built in all for one name: real names use at most a few times their output (see demangle.test.ts). */
+export const MAX_WORK = 1 << 18;
 
 const BUILTINS: Record<string, string> = {
   v: 'void', w: 'wchar_t', b: 'bool', c: 'char', a: 'signed char', h: 'unsigned char', s: 'short',
@@ -88,6 +101,20 @@ class Parser {
     if (++this.depth > MAX_DEPTH) throw new Fail();
   }
 
+  private work = MAX_WORK;
+
+  /** Charges `n` characters of work (scanning or copying). */
+  charge(n: number): void {
+    if ((this.work -= n) < 0) throw new OverBudget();
+  }
+
+  /** Every string built from parsed parts passes here: bounded in length, charged to the work budget. */
+  text(s: string): string {
+    if (s.length > MAX_OUTPUT) throw new OverBudget();
+    this.charge(s.length + 1);
+    return s;
+  }
+
   number(): number {
     const neg = this.eat('n');
     const m = /^\d+/.exec(this.s.slice(this.pos, this.pos + 12));
@@ -134,7 +161,7 @@ class Parser {
       if (name.templated && !name.ctorDtor) ret = this.type();
       const params = this.paramList();
       this.tparams = savedParams;
-      return `${ret && !local ? this.print(ret) + ' ' : ''}${name.s}(${params})${quals}`;
+      return this.text(`${ret && !local ? this.print(ret) + ' ' : ''}${name.s}(${params})${quals}`);
     } finally {
       this.depth--;
     }
@@ -151,33 +178,33 @@ class Parser {
   }
 
   private printParams(params: Node[]): string {
-    const flat = flattenPacks(params);
+    const flat = flattenPacks(params, this);
     if (flat.length === 1 && flat[0].k === 'name' && flat[0].s === 'void') return '';
-    return flat.map((p) => this.print(p)).join(', ');
+    return this.text(flat.map((p) => this.print(p)).join(', '));
   }
 
   private specialName(): string {
-    if (this.eat('GV')) return `guard variable for ${this.name().s}`;
-    if (this.eat('GTt')) return `transaction clone for ${this.encoding()}`;
+    if (this.eat('GV')) return this.text(`guard variable for ${this.name().s}`);
+    if (this.eat('GTt')) return this.text(`transaction clone for ${this.encoding()}`);
     this.expect('T');
     const c = this.s[this.pos++];
     switch (c) {
-      case 'V': return `vtable for ${this.print(this.type())}`;
-      case 'T': return `VTT for ${this.print(this.type())}`;
-      case 'I': return `typeinfo for ${this.print(this.type())}`;
-      case 'S': return `typeinfo name for ${this.print(this.type())}`;
-      case 'W': return `TLS wrapper function for ${this.name().s}`;
-      case 'H': return `TLS init function for ${this.name().s}`;
+      case 'V': return this.text(`vtable for ${this.print(this.type())}`);
+      case 'T': return this.text(`VTT for ${this.print(this.type())}`);
+      case 'I': return this.text(`typeinfo for ${this.print(this.type())}`);
+      case 'S': return this.text(`typeinfo name for ${this.print(this.type())}`);
+      case 'W': return this.text(`TLS wrapper function for ${this.name().s}`);
+      case 'H': return this.text(`TLS init function for ${this.name().s}`);
       case 'h':
         this.number();
         this.expect('_');
-        return `non-virtual thunk to ${this.encoding()}`;
+        return this.text(`non-virtual thunk to ${this.encoding()}`);
       case 'v':
         this.number();
         this.expect('_');
         this.number();
         this.expect('_');
-        return `virtual thunk to ${this.encoding()}`;
+        return this.text(`virtual thunk to ${this.encoding()}`);
       default:
         throw new Fail();
     }
@@ -195,16 +222,16 @@ class Parser {
         // A substitution followed by template args names an unscoped template (`_ZSt4swapIiE...` uses S_ etc.).
         const sub = this.substitution();
         const args = this.templateArgs();
-        const s = `${this.print(sub.node)}${printArgs(args, this)}`;
+        const s = this.text(`${this.print(sub.node)}${printArgs(args, this)}`);
         this.subs.push({ k: 'name', s });
         return { s, last: sub.last, templated: true, ctorDtor: false, args };
       }
       const u = this.unqualifiedName('', false);
-      let s = prefix + u.s;
+      let s = this.text(prefix + u.s);
       if (this.peek() === 'I') {
         this.subs.push({ k: 'name', s }); // an unscoped template name is substitutable
         const args = this.templateArgs();
-        s += printArgs(args, this, s);
+        s = this.text(s + printArgs(args, this, s));
         return { s, last: u.last, templated: true, ctorDtor: false, args };
       }
       return { s, last: u.last, templated: false, ctorDtor: u.ctorDtor };
@@ -220,11 +247,11 @@ class Parser {
     this.expect('E');
     if (this.eat('s')) {
       this.discriminator();
-      return { s: `${fn}::string literal`, last: 'string literal', templated: false, ctorDtor: false };
+      return { s: this.text(`${fn}::string literal`), last: 'string literal', templated: false, ctorDtor: false };
     }
     const inner = this.name();
     this.discriminator();
-    return { ...inner, s: `${fn}::${inner.s}` };
+    return { ...inner, s: this.text(`${fn}::${inner.s}`) };
   }
 
   private discriminator(): void {
@@ -261,13 +288,13 @@ class Parser {
       if (c === 'I') {
         if (first) throw new Fail();
         args = this.templateArgs();
-        s += printArgs(args, this, s);
+        s = this.text(s + printArgs(args, this, s));
         templated = true; // a constructor template stays a constructor: no return type
       } else if (first && c === 'S' && this.peek(1) === 't') {
         ctorDtor = false;
         this.pos += 2;
         const u = this.unqualifiedName('', false);
-        s = 'std::' + u.s;
+        s = this.text('std::' + u.s);
         last = u.last;
         args = undefined;
       } else if (first && c === 'S') {
@@ -282,7 +309,7 @@ class Parser {
         last = s;
       } else {
         const u = this.unqualifiedName(last, true);
-        s = first ? u.s : `${s}::${u.s}`;
+        s = first ? u.s : this.text(`${s}::${u.s}`);
         last = u.last;
         ctorDtor = u.ctorDtor;
         args = undefined;
@@ -319,7 +346,7 @@ class Parser {
       s = last = this.unnamedType();
     } else if (d === 'c' && this.peek(1) === 'v') {
       this.pos += 2;
-      s = last = `operator ${this.print(this.type())}`;
+      s = last = this.text(`operator ${this.print(this.type())}`);
     } else if (d === 'l' && this.peek(1) === 'i') {
       this.pos += 2;
       s = last = `operator"" ${this.sourceName()}`;
@@ -331,7 +358,7 @@ class Parser {
     }
     while (this.peek() === 'B') {
       this.pos++;
-      s += `[abi:${this.sourceName()}]`;
+      s = this.text(`${s}[abi:${this.sourceName()}]`);
     }
     return { s, last, ctorDtor };
   }
@@ -351,7 +378,7 @@ class Parser {
     this.pos++;
     const n = this.peek() === '_' ? 0 : this.number() + 1;
     this.expect('_');
-    return `{lambda(${this.printParams(params)})#${n + 1}}`;
+    return this.text(`{lambda(${this.printParams(params)})#${n + 1}}`);
   }
 
   private substitution(): { node: Node; last: string } {
@@ -365,7 +392,9 @@ class Parser {
     const id = this.seqId();
     const node = this.subs[id];
     if (!node) throw new Fail();
-    return { node, last: node.k === 'name' ? lastComponent(node.s) : '' };
+    if (node.k !== 'name') return { node, last: '' };
+    this.charge(node.s.length);
+    return { node, last: lastComponent(node.s) };
   }
 
   private templateParam(): Node {
@@ -425,7 +454,7 @@ class Parser {
     const v = this.number();
     this.expect('E');
     if (ty.k === 'name' && t in LITERAL_SUFFIX) return { k: 'name', s: `${v}${LITERAL_SUFFIX[t]}` };
-    return { k: 'name', s: `(${this.print(ty)})${v}` };
+    return { k: 'name', s: this.text(`(${this.print(ty)})${v}`) };
   }
 
   type(): Node {
@@ -458,6 +487,7 @@ class Parser {
         if (d === 'p') {
           this.pos += 2;
           node = expandPack(this.type());
+          if (node.k === 'pack') this.charge(node.items.length);
           break;
         }
         if (d === 'F') {
@@ -523,7 +553,7 @@ class Parser {
         node = this.templateParam();
         if (this.peek() === 'I') {
           this.subs.push(node);
-          node = { k: 'name', s: this.print(node) + printArgs(this.templateArgs(), this) };
+          node = { k: 'name', s: this.text(this.print(node) + printArgs(this.templateArgs(), this)) };
         }
         break;
       }
@@ -535,7 +565,7 @@ class Parser {
         }
         const sub = this.substitution();
         if (this.peek() !== 'I') return sub.node; // a substitution is not added again
-        node = { k: 'name', s: this.print(sub.node) + printArgs(this.templateArgs(), this) };
+        node = { k: 'name', s: this.text(this.print(sub.node) + printArgs(this.templateArgs(), this)) };
         break;
       }
       case 'N':
@@ -561,10 +591,11 @@ class Parser {
 
   /** Prints type `t` around the declarator text `sym` (`*`, `(*)(int)`, a member pointer, ...), as C++ does. */
   private declarator(t: Node, sym: string): string {
-    if (--this.printBudget < 0 || sym.length > MAX_OUTPUT) throw new Fail();
+    if (--this.printBudget < 0) throw new OverBudget();
+    this.text(sym);
     switch (t.k) {
       case 'name':
-        return join(t.s, sym);
+        return this.text(join(t.s, sym));
       case 'ptr':
         return this.declarator(t.inner, '*' + spaced(t.inner, sym));
       case 'lref':
@@ -582,7 +613,7 @@ class Parser {
       case 'arr':
         return this.declarator(t.inner, sym ? `(${sym}) [${t.dim}]` : `[${t.dim}]`);
       case 'pack':
-        return join(flattenPacks(t.items).map((x) => this.print(x)).join(', '), sym);
+        return this.text(join(flattenPacks(t.items, this).map((x) => this.print(x)).join(', '), sym));
     }
   }
 }
@@ -630,10 +661,11 @@ function expandPack(t: Node): Node {
   return t;
 }
 
-function flattenPacks(list: Node[]): Node[] {
-  const out: Node[] = [];
+/** The items of nested packs in order; `p` is charged per node visited (packs can share packs, a DAG). */
+function flattenPacks(list: Node[], p: Parser, out: Node[] = []): Node[] {
   for (const n of list) {
-    if (n.k === 'pack') out.push(...flattenPacks(n.items));
+    p.charge(1);
+    if (n.k === 'pack') flattenPacks(n.items, p, out);
     else out.push(n);
   }
   return out;
@@ -641,8 +673,8 @@ function flattenPacks(list: Node[]): Node[] {
 
 /** `<a, b>`; c++filt separates `> >` and puts a space after `operator<`. */
 function printArgs(args: Node[], p: Parser, after = ''): string {
-  const body = flattenPacks(args).map((a) => p.print(a)).join(', ');
-  return `${after.endsWith('<') ? ' ' : ''}<${body}${body.endsWith('>') ? ' ' : ''}>`;
+  const body = p.text(flattenPacks(args, p).map((a) => p.print(a)).join(', '));
+  return p.text(`${after.endsWith('<') ? ' ' : ''}<${body}${body.endsWith('>') ? ' ' : ''}>`);
 }
 
 /** The plain class name of a qualified name (`ns::A<int>` → `A`), for constructors named by a substitution. */
@@ -676,17 +708,27 @@ function cloneSuffix(rest: string): string | undefined {
   return out;
 }
 
-/** Demangles an Itanium C++ symbol (`_Z...`); undefined when it is not one or uses what this subset lacks. */
-export function demangleItanium(mangled: string): string | undefined {
+/** Set by the demanglers when a name was given up for exceeding the output or work budget. */
+export interface DemangleBudget {
+  overBudget: boolean;
+}
+
+/**
+ * Demangles an Itanium C++ symbol (`_Z...`); undefined when it is not one, uses what this subset lacks, or
+ * exceeds the budget (then `budget.overBudget` is set).
+ */
+export function demangleItanium(mangled: string, budget?: DemangleBudget): string | undefined {
   if (!mangled.startsWith('_Z') || mangled.length > MAX_INPUT) return undefined;
   const p = new Parser(mangled);
   p.pos = 2;
   try {
     const out = p.encoding();
     const suffix = cloneSuffix(mangled.slice(p.pos));
-    if (suffix === undefined || out.length > MAX_OUTPUT) return undefined;
-    return out + suffix;
+    if (suffix === undefined) return undefined;
+    return p.text(out + suffix);
   } catch (err) {
+    // RangeError: the call stack or a string ran out, which only a pathological name does.
+    if ((err instanceof OverBudget || err instanceof RangeError) && budget) budget.overBudget = true;
     if (err instanceof Fail || err instanceof RangeError) return undefined;
     throw err;
   }

@@ -1,9 +1,15 @@
 // Rust symbol demangling for display: legacy (`_ZN...17h<hash>E`, the hash dropped) and v0 (`_R...`, crate
 // disambiguators dropped), printed like rustc-demangle's alternate form. Anything malformed gives undefined.
+// Bounds: v0 backrefs re-parse earlier parts, so output can grow geometrically; characters printed in all
+// (MAX_WORK) and parse steps (MAX_STEPS) are capped, and a name over them is given up (DemangleBudget).
+
+import type { DemangleBudget } from './itanium.js';
 
 const MAX_INPUT = 4096;
 const MAX_OUTPUT = 16384;
 const MAX_DEPTH = 96;
+const MAX_WORK = 1 << 18;
+const MAX_STEPS = 1 << 16;
 
 const LEGACY_ESCAPES: Record<string, string> = {
   SP: '@', BP: '*', RF: '&', LT: '<', GT: '>', LP: '(', RP: ')', C: ',',
@@ -65,11 +71,13 @@ const BASIC: Record<string, string> = {
 const SIGNED = new Set(['a', 'i', 'l', 'n', 's', 'x']);
 
 class Fail extends Error {}
+class OverBudget extends Fail {}
 
 /** v0 parser that prints as it parses; backrefs re-parse from the referenced position. */
 class V0 {
   private depth = 0;
   private out = 0;
+  private steps = 0;
 
   constructor(private readonly s: string, public pos: number) {}
 
@@ -88,9 +96,10 @@ class V0 {
 
   private guard<T>(f: () => T): T {
     if (++this.depth > MAX_DEPTH) throw new Fail();
+    if (++this.steps > MAX_STEPS) throw new OverBudget();
     try {
       const r = f();
-      if (typeof r === 'string' && (this.out += r.length) > MAX_OUTPUT * 8) throw new Fail();
+      if (typeof r === 'string' && ((this.out += r.length) > MAX_WORK || r.length > MAX_OUTPUT)) throw new OverBudget();
       return r;
     } finally {
       this.depth--;
@@ -284,8 +293,8 @@ class V0 {
   }
 }
 
-/** v0 mangling (`_R`). */
-export function demangleRustV0(mangled: string): string | undefined {
+/** v0 mangling (`_R`); over the budget, undefined with `budget.overBudget` set. */
+export function demangleRustV0(mangled: string, budget?: DemangleBudget): string | undefined {
   if (!mangled.startsWith('_R') || mangled.length > MAX_INPUT) return undefined;
   const sym = mangled.replace(/[.$].*$/, ''); // vendor-specific suffix
   let start = 2;
@@ -295,8 +304,9 @@ export function demangleRustV0(mangled: string): string | undefined {
     const p = new V0(sym, start);
     const out = p.path(true);
     if (p.pos < sym.length) new V0(sym, p.pos).path(false); // the instantiating crate must parse too
-    return out.length > MAX_OUTPUT ? undefined : out;
+    return out;
   } catch (err) {
+    if ((err instanceof OverBudget || err instanceof RangeError) && budget) budget.overBudget = true;
     if (err instanceof Fail || err instanceof RangeError) return undefined;
     throw err;
   }

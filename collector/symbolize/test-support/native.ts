@@ -62,3 +62,62 @@ int main(void) {
   return 0;
 }
 `;
+
+/**
+ * Rewrites ELF `file` in place so that its `.strtab` is `tableBytes` long, almost all of it a hole: the old
+ * table moves to the end of the new one (after the end of the file, which is extended sparsely) and every
+ * `.symtab` name offset follows it. The program still runs and `nm` still names its functions; a reader that
+ * loads string tables whole reads `tableBytes`.
+ */
+export function inflateStringTable(file: string, tableBytes: number): void {
+  const elf = fs.readFileSync(file);
+  const shoff = Number(elf.readBigUInt64LE(40));
+  const shnum = elf.readUInt16LE(60);
+  const header = (i: number) => elf.subarray(shoff + i * 64, shoff + (i + 1) * 64);
+  let symtab = -1;
+  for (let i = 0; i < shnum; i++) if (header(i).readUInt32LE(4) === 2) symtab = i;
+  if (symtab < 0) throw new Error(`${file}: no .symtab`);
+  const sym = header(symtab);
+  const str = header(sym.readUInt32LE(40));
+  const oldTable = Buffer.from(elf.subarray(Number(str.readBigUInt64LE(24)), Number(str.readBigUInt64LE(24) + str.readBigUInt64LE(32))));
+  const shift = tableBytes - oldTable.length;
+  const symOff = Number(sym.readBigUInt64LE(24));
+  const symCount = Number(sym.readBigUInt64LE(32)) / 24;
+  for (let i = 1; i < symCount; i++) {
+    const at = symOff + i * 24;
+    const name = elf.readUInt32LE(at);
+    if (name !== 0) elf.writeUInt32LE(name + shift, at);
+  }
+  const newOffset = Math.ceil(elf.length / 4096) * 4096;
+  str.writeBigUInt64LE(BigInt(newOffset), 24);
+  str.writeBigUInt64LE(BigInt(tableBytes), 32);
+  fs.writeFileSync(file, elf);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.ftruncateSync(fd, newOffset + tableBytes);
+    fs.writeSync(fd, oldTable, 0, oldTable.length, newOffset + shift);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The `k`-th substitution reference of the Itanium ABI: S_, S0_, S1_, ..., SZ_, S10_, ... */
+function substitution(k: number): string {
+  return k === 0 ? 'S_' : `S${(k - 1).toString(36).toUpperCase()}_`;
+}
+
+/**
+ * Valid mangled C++ names (c++filt prints them) whose printed form doubles per level: each level names a
+ * template instantiation, or a function type, with the previous level twice, by substitution
+ * (`f(A<A, A>, A<A<A, A>, A<A, A> >, ...)`). A few hundred bytes print more than 2^40 characters.
+ */
+export function demanglerBombs(levels = 60): Record<string, string> {
+  let templates = '_Z1f1AIS_S_E';
+  for (let k = 1; k < levels; k++) templates += `S_I${substitution(k)}${substitution(k)}E`;
+  let functions = '_Z1fPi';
+  for (let k = 0; k < levels; k++) functions += `Fv${substitution(k)}${substitution(k)}E`;
+  // As long as the input cap allows (4 KiB), three references per level.
+  let wide = '_Z1f1AIS_S_S_E';
+  for (let k = 1; wide.length < 4000; k++) wide += `S_I${substitution(k)}${substitution(k)}${substitution(k)}E`;
+  return { templateArguments: templates, functionTypes: functions, fourKiB: wide };
+}

@@ -1,0 +1,62 @@
+// One memory budget for the agent (`hotpath serve --memory-limit`): a fixed part for Node.js itself and the
+// requests being answered, the rest split between the retained history (shared equally by the stack profiles
+// that run) and the symbolizer's caches. Each part is enforced by bytes where it is held (the window stores,
+// the symbolizer) and what it evicts is counted there.
+import { usageError } from '../errors.js';
+
+const MiB = 1024 * 1024;
+
+/** Fits a 256 MiB container (cgroup memory.max) with 64 MiB of headroom. */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 192 * MiB;
+/**
+ * What the budget leaves to the runtime: Node.js with its modules, libbpf and BTF, the programs' user side,
+ * kernel symbols (10-20 MB, outside the symbolizer's budget) and the merges and encodings of requests in flight.
+ * Measured on Node 20 with every program attached and `--unwind fp`: 72 MiB resident before loading anything,
+ * 125 MiB after 30 s of which about 15 MiB were history and symbol caches. The DWARF unwind tables' builder (a
+ * worker thread, `--unwind dwarf`) adds about 90 MiB more while it builds, outside this budget.
+ */
+export const RUNTIME_RESERVE_BYTES = 128 * MiB;
+/** Below this the history and symbol parts (16 MiB each at the minimum) would be too small to be of use. */
+export const MIN_MEMORY_LIMIT_BYTES = 160 * MiB;
+/** The history's share of what is left after the runtime's part; the symbol caches get the rest. */
+export const HISTORY_SHARE = 0.5;
+
+export interface MemoryBudget {
+  limitBytes: number;
+  runtimeBytes: number;
+  /** Retained history over every profile type. */
+  historyBytes: number;
+  /** Each profile type's window store. */
+  historyBytesPerProfile: number;
+  /** The symbolizer's caches (parsed files, per-process maps and perf maps). */
+  symbolCacheBytes: number;
+  /** True when --retention-memory set the history part instead of the limit. */
+  historyOverridden: boolean;
+}
+
+export interface MemoryBudgetOptions {
+  /** Stack profile types that keep history (cpu, offcpu); at least 1 is assumed. */
+  profiles: number;
+  /** --retention-memory: each profile type's history, instead of its share of the limit. */
+  retentionMemoryBytes?: number;
+}
+
+/** Splits `limitBytes`; a limit under MIN_MEMORY_LIMIT_BYTES is HP_ERR_USAGE. */
+export function splitMemoryBudget(limitBytes: number, opts: MemoryBudgetOptions): MemoryBudget {
+  if (!Number.isFinite(limitBytes) || limitBytes < MIN_MEMORY_LIMIT_BYTES) {
+    throw usageError(`invalid value for --memory-limit: ${limitBytes} bytes (at least ${MIN_MEMORY_LIMIT_BYTES / MiB}M)`);
+  }
+  const profiles = Math.max(1, Math.floor(opts.profiles));
+  const shared = limitBytes - RUNTIME_RESERVE_BYTES;
+  const symbolCacheBytes = Math.floor(shared * (1 - HISTORY_SHARE));
+  const overridden = opts.retentionMemoryBytes !== undefined;
+  const historyBytesPerProfile = overridden ? opts.retentionMemoryBytes! : Math.floor((shared * HISTORY_SHARE) / profiles);
+  return {
+    limitBytes,
+    runtimeBytes: RUNTIME_RESERVE_BYTES,
+    historyBytes: historyBytesPerProfile * profiles,
+    historyBytesPerProfile,
+    symbolCacheBytes,
+    historyOverridden: overridden,
+  };
+}
