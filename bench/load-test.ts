@@ -1,13 +1,16 @@
 // Load test of `hotpath serve` (issue 10): many clients on loopback while the agent profiles the machine.
 // Starts its own agent (dist/, --window 1s) on a free loopback port, fills 30 s of history, then runs
 // --clients closed-loop clients for --duration seconds: each request is /metrics (90%) or a 30 s history
-// profile (10%); --live more clients loop on live profiles of a few seconds, and a prober reads /healthz
-// every 100 ms. Reports p50/p99/max per route, errors, status classes, the agent's own loss counters and
-// the history it kept (lost windows: half-second slices of the test without a retained window). Loopback
-// only, bounded in requests (--max-requests) and time; ends by itself. Not part of the test suite.
-// Run as root after `npm run build` (profile the agent itself with --node-arg --perf-basic-prof and
-// `hotpath record --pid`: node's own --cpu-prof makes the kernel's verifier give up with EAGAIN):
+// profile (10%; --history-spread S makes the ranges end anywhere in the last S seconds, so fewer requests
+// read the same windows and share a build); --live more clients loop on live profiles of --live-seconds, and
+// a prober reads /healthz every 100 ms. Reports p50/p99/max per route (time to the end of the body), errors,
+// status codes, the agent's loss and refusal counters that moved, and lost windows (half-second slices of
+// the test period without a retained window). Loopback only (--url must be a loopback agent), bounded in
+// requests (--max-requests) and time (every request has a timeout); ends by itself. Not in the test suite.
+// Run as root after `npm run build`:
 //   flock /tmp/hotpath-kernel.lock node dist/bench/load-test.js [--duration 60] [--clients 50] [--live 5]
+// To profile the agent under load: --node-arg --perf-basic-prof, then `hotpath record --pid` (node's own
+// --cpu-prof makes the kernel's verifier give up loading the programs with EAGAIN).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +33,8 @@ const liveSeconds = arg('live-seconds', 5);
 const warmupS = arg('warmup', 32);
 const maxRequests = arg('max-requests', 200_000);
 const historyShare = arg('history-share', 0.1);
+/** History ranges end a random time within the last this many seconds (0: all end now, as dashboards ask). */
+const historySpread = arg('history-spread', 0);
 /** --node-arg ARG (repeatable) runs the agent's node with ARG, e.g. --perf-basic-prof to profile it. */
 const nodeArgs = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--node-arg' ? [a] : []));
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'collector', 'cli.js');
@@ -94,10 +99,11 @@ const dispatcher = new Dispatcher({ connections: clients + liveClients + 8, head
 
 const firstFailure = new Map<string, string>();
 
-async function get(url: string, route: string): Promise<Buffer | null> {
+/** One request, timed to the end of its body; given up after `timeoutMs` (counted as an error). */
+async function get(url: string, route: string, timeoutMs = 60_000): Promise<Buffer | null> {
   const t0 = performance.now();
   try {
-    const res = await request(url, { dispatcher });
+    const res = await request(url, { dispatcher, signal: AbortSignal.timeout(timeoutMs) });
     const body = Buffer.from(await res.body.arrayBuffer());
     record(route, performance.now() - t0, res.statusCode, body.length);
     if (res.statusCode !== 200 && !firstFailure.has(route)) firstFailure.set(route, `${res.statusCode} ${body.toString('utf8', 0, 200).trim()}`);
@@ -144,7 +150,7 @@ try {
   const mixed = async () => {
     while (more()) {
       if (Math.random() < historyShare) {
-        const to = Date.now() / 1000;
+        const to = Date.now() / 1000 - Math.random() * historySpread;
         await get(`${agent.url}/debug/pprof/profile?from=${(to - 30).toFixed(3)}&to=${to.toFixed(3)}`, 'history 30s');
       } else {
         await get(`${agent.url}/metrics`, '/metrics');
@@ -152,7 +158,7 @@ try {
     }
   };
   const live = async () => {
-    while (more()) await get(`${agent.url}/debug/pprof/profile?seconds=${liveSeconds}`, `live ${liveSeconds}s`);
+    while (more()) await get(`${agent.url}/debug/pprof/profile?seconds=${liveSeconds}`, `live ${liveSeconds}s`, (liveSeconds + 60) * 1000);
   };
   const prober = async () => {
     while (!stopped && performance.now() < deadline) {
@@ -187,7 +193,8 @@ try {
     if (p.sample.length === 0 && BigInt(p.timeNanos) === BigInt(Math.round(t * 10)) * 100_000_000n) uncovered++;
   }
 
-  console.log(`\n${clients} clients (/metrics ${Math.round((1 - historyShare) * 100)}%, 30 s history ${Math.round(historyShare * 100)}%) + ${liveClients} live ${liveSeconds} s clients + /healthz prober, ${elapsedS.toFixed(1)} s, window 1s\n`);
+  const spread = historySpread > 0 ? ` ending within the last ${historySpread} s` : '';
+  console.log(`\n${clients} clients (/metrics ${Math.round((1 - historyShare) * 100)}%, 30 s history${spread} ${Math.round(historyShare * 100)}%) + ${liveClients} live ${liveSeconds} s clients + /healthz prober, ${elapsedS.toFixed(1)} s, window 1s\n`);
   console.log('route              requests    p50 ms    p99 ms    max ms   errors  status');
   let fiveXX = 0;
   let errors = 0;

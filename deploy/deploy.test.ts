@@ -4,7 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
+import { authenticates, parseWebConfig } from '../collector/http/web-config.js';
 import {
   daemonSet, deployDir, dockerfilePath, normalizeCapabilities, seccompProfile, seccompProfilePath, unitPath, unitSyscallAllowList,
   unitValues,
@@ -188,5 +190,31 @@ describe('deploy/Dockerfile', () => {
     expect(text).toContain('--cap-drop=ALL');
     const seccomp = /--security-opt seccomp=(\S+)/.exec(text)?.[1];
     expect(seccomp && join(deployDir, '..', seccomp)).toBe(seccompProfilePath());
+  });
+});
+
+describe('deploy/web-config.yml', () => {
+  const spec = parseWebConfig(readFileSync(join(deployDir, 'web-config.yml'), 'utf8'));
+  const pod = daemonSet().spec.template.spec;
+  const container = pod.containers[0];
+
+  it('is a web configuration with TLS and basic authentication, which the DaemonSet and the image use', () => {
+    expect(spec.tls).toMatchObject({ certFile: 'tls.crt', keyFile: 'tls.key' });
+    expect(authenticates(spec)).toBe(true);
+    expect(container.args?.join(' ')).toMatch(/--host 0\.0\.0\.0 .*--web-config \/etc\/hotpath\/web-config\.yml/);
+    const mount = container.volumeMounts?.find((m) => m.mountPath === '/etc/hotpath');
+    const volume = (pod.volumes as { name: string; secret?: { secretName: string } }[] | undefined)?.find((v) => v.name === mount?.name);
+    expect(volume?.secret?.secretName).toBe('hotpath-web-config');
+    expect(readFileSync(dockerfilePath, 'utf8')).toMatch(/^CMD \["serve", "--host", "0\.0\.0\.0", "--web-config", "\/etc\/hotpath\/web-config\.yml"\]$/m);
+  });
+
+  it('lets the DaemonSet\'s probes in over HTTPS as its probe user', () => {
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
+      const get = probe?.httpGet as { scheme?: string; httpHeaders?: { name: string; value: string }[] } | undefined;
+      expect(get?.scheme).toBe('HTTPS');
+      const auth = get?.httpHeaders?.find((h) => h.name === 'Authorization')?.value ?? '';
+      const [user, password] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':');
+      expect(bcrypt.compareSync(password, spec.users.get(user) ?? '')).toBe(true);
+    }
   });
 });

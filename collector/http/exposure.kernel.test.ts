@@ -2,31 +2,30 @@
 // checked with curl (TLS verified against the test's own certificate); the Host check on loopback (DNS
 // rebinding); refusing a non-loopback address without authentication.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, requireRoot, runCli, runTool, startAgent, tempDir, type RunningAgent } from '../test-support/kernel.js';
+import { seriesValue } from '../test-support/metrics-text.js';
 
 const USER = 'prometheus';
 const PASSWORD = 'correct horse battery staple';
 
-/** The value of the series of `name` whose labels include `labels`, or undefined. */
-export function seriesValue(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
+let curlRuns = 0;
 
-/** curl's status code, headers and body; `code` is curl's exit status (0: the HTTP exchange happened). */
+/** curl's exit status (0: the HTTP exchange happened), the status code, headers and body. */
 async function curl(args: string[]): Promise<{ code: number | null; status: number; headers: string; body: string; stderr: string }> {
-  const r = await runTool('curl', ['-sS', '--max-time', '20', '-D', '/dev/stderr', ...args]);
-  const statusLine = /^HTTP\/[\d.]+ (\d{3})/m.exec(r.stderr);
-  return { code: r.code, status: statusLine ? Number(statusLine[1]) : 0, headers: r.stderr, body: r.stdout, stderr: r.stderr };
+  const headerFile = join(tmpdir(), `hotpath-curl-${process.pid}-${curlRuns++}.txt`);
+  try {
+    const r = await runTool('curl', ['-sS', '--max-time', '20', '-D', headerFile, ...args]);
+    const headers = existsSync(headerFile) ? readFileSync(headerFile, 'utf8') : '';
+    const statusLine = /^HTTP\/[\d.]+ (\d{3})/m.exec(headers);
+    return { code: r.code, status: statusLine ? Number(statusLine[1]) : 0, headers, body: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(headerFile, { force: true });
+  }
 }
 
 describe('hotpath serve --web-config (kernel)', () => {
@@ -107,6 +106,53 @@ describe('hotpath serve --web-config (kernel)', () => {
     const r = await runTool('go', ['tool', 'pprof', '-raw', profile], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/PeriodType: cpu nanoseconds/);
+  });
+});
+
+describe('hotpath serve --web-config with client certificates (kernel)', () => {
+  let dir: string;
+  let agent: RunningAgent;
+  const cert = (name: string) => {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', `/CN=${name}`, '-addext', `subjectAltName=${name === 'server' ? 'IP:127.0.0.1' : `DNS:${name}.example`}`,
+      '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`),
+    ], { stdio: 'pipe' });
+  };
+
+  beforeAll(async () => {
+    requireRoot();
+    dir = tempDir('hotpath-clientcert-');
+    cert('server');
+    cert('prometheus'); // the client: its own certificate is the CA the agent trusts
+    cert('stranger');
+    writeFileSync(join(dir, 'web.yml'), [
+      'tls_server_config:',
+      '  cert_file: server.crt',
+      '  key_file: server.key',
+      '  client_auth_type: RequireAndVerifyClientCert',
+      '  client_ca_file: prometheus.crt',
+      '  client_allowed_sans: [prometheus.example]',
+      '',
+    ].join('\n'));
+    agent = await startAgent(['--programs', 'cpu', '--window', '1s', '--web-config', join(dir, 'web.yml')]);
+  });
+
+  afterAll(async () => {
+    if (agent) expect(await agent.stop()).toBe(0);
+  });
+
+  it('serves a client with a certificate from its CA, and nobody else', async () => {
+    const tls = ['--cacert', join(dir, 'server.crt')];
+    const ok = await curl([...tls, '--cert', join(dir, 'prometheus.crt'), '--key', join(dir, 'prometheus.key'), `${agent.url}/metrics`]);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatch(/^hotpath_info\{/m);
+    const none = await curl([...tls, '-o', '/dev/null', `${agent.url}/metrics`]);
+    expect(none.status).toBe(0);
+    expect(none.code).not.toBe(0);
+    const stranger = await curl([...tls, '--cert', join(dir, 'stranger.crt'), '--key', join(dir, 'stranger.key'), '-o', '/dev/null', `${agent.url}/metrics`]);
+    expect(stranger.status).toBe(0);
+    expect(stranger.code).not.toBe(0);
   });
 });
 

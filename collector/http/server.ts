@@ -223,6 +223,7 @@ export class HttpServer {
           ciphers: t.ciphers,
           honorCipherOrder: t.honorCipherOrder,
           ecdhCurve: t.ecdhCurve,
+          handshakeTimeout: 10_000,
         },
         handler,
       );

@@ -209,6 +209,20 @@ describe('exposition text', () => {
     expect(promtool(text)).toEqual({ status: 0, output: '' });
   });
 
+  it('shows HTTP requests refused, by route and status code, as a counter', async () => {
+    const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'httpRequestsRejected'>>;
+    src.httpRequestsRejected = () => [
+      { route: '/debug/pprof/profile', code: '429', requests: 3 },
+      { route: 'other', code: '404', requests: 1 },
+    ];
+    const text = await exporterFor(src).collectText();
+    const s = samples(text);
+    expect(text).toContain('# TYPE hotpath_http_requests_rejected_total counter');
+    expect(s.get('hotpath_http_requests_rejected_total{route="/debug/pprof/profile",code="429"}')).toBe(3);
+    expect(s.get('hotpath_http_requests_rejected_total{route="other",code="404"}')).toBe(1);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+  });
+
   it('caps the number of series per metric', async () => {
     const src = new FakeSource();
     src.samplesLost = () => Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`r${i}`, BigInt(i)]));

@@ -74,8 +74,10 @@ Exposure:
   passwords are checked in a worker thread and the result is cached, as the exporter toolkit does.
 
 Limits: at most 8 live profiles (seconds=N) at once and 2 profiles built at once with 32 waiting; past them
-429 with a message. Building runs in slices between other requests; flamegraph pages are laid out in a worker
-thread. A client that disconnects stops its request's work; SIGTERM answers pending requests and exits.
+429 with a message (counted in hotpath_http_requests_rejected_total with every 4xx). Requests that read the
+same retained windows share one build. Building runs in slices between other requests; flamegraph pages are
+laid out in a worker thread. Scrapes of /metrics within 250 ms share one collect. A client that disconnects
+stops its request's work; SIGTERM answers pending requests (503) and exits.
 
 Needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_CHECKPOINT_RESTORE, CAP_SYSLOG to
 read other processes' files and kernel symbols). Once attached it keeps only CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
