@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import { possibleCpuCount, type BpfMap } from '../bpf/libbpf.js';
-import { LostCounters } from '../bpf/lost-counters.js';
 import {
   BIO_HIST_KEY_SIZE,
   BIOLATENCY_HEADER,
@@ -17,7 +16,8 @@ import {
 import { tracepointArity } from '../bpf/btf.js';
 import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
 import { decodePerCpuLog2Hist, LOG2_HIST_SIZE } from '../layouts/log2-hist.js';
-import type { HistogramSeries, LatencySource, ProgramStats } from './types.js';
+import type { HistogramSeries } from './types.js';
+import { TwinsLatencySource } from './twins-latency-source.js';
 
 export interface BiolatencySourceOptions {
   variant?: AttachVariant;
@@ -55,22 +55,16 @@ export function blockDeviceName(major: number, minor: number): string {
   }
 }
 
-export class BiolatencySource implements LatencySource {
-  readonly variant: AttachVariant;
+export class BiolatencySource extends TwinsLatencySource<BiolatencyLostReason> {
   readonly issueRequestArg: 0 | 1;
-  private readonly twins: AttachedTwins;
   private readonly hists: BpfMap;
   /** Device names are looked up once per device: they do not change while the device exists. */
   private readonly deviceNames = new Map<string, string>();
-  private readonly lostCounters: LostCounters<BiolatencyLostReason>;
-  private readonly lostTotals: Record<string, number> = Object.fromEntries(BIOLATENCY_LOST_REASONS.map((r) => [r, 0]));
 
   private constructor(twins: AttachedTwins, issueRequestArg: 0 | 1) {
-    this.twins = twins;
-    this.variant = twins.variant;
+    super(twins, BIOLATENCY_LOST_REASONS);
     this.issueRequestArg = issueRequestArg;
     this.hists = twins.object.map('hists');
-    this.lostCounters = new LostCounters(twins.object.map('lost'), BIOLATENCY_LOST_REASONS);
   }
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
@@ -110,19 +104,6 @@ export class BiolatencySource implements LatencySource {
     }));
   }
 
-  /** Requests not measured since start, by reason. Throws HP_ERR_CLOSED once closed. */
-  lost(): Record<string, number> {
-    for (const [reason, n] of Object.entries(this.lostCounters.delta())) this.lostTotals[reason] += n as number;
-    return { ...this.lostTotals };
-  }
-
-  programStats(): ProgramStats[] {
-    return this.twins.programStats();
-  }
-
-  close(): void {
-    this.twins.close();
-  }
 
   private deviceName(major: number, minor: number): string {
     const key = `${major}:${minor}`;

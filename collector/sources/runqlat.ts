@@ -2,10 +2,10 @@
 // run-queue latency histogram. Kernel requirement: BTF; tp_btf + task storage (5.11+), else raw_tp.
 import { possibleCpuCount, type BpfMap, type BpfObject } from '../bpf/libbpf.js';
 import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
-import { LostCounters } from '../bpf/lost-counters.js';
 import { encodeRunqlatHistKey, RUNQLAT_HIST_KEY_SIZE, RUNQLAT_LOST_REASONS, type RunqlatLostReason } from '../layouts/runqlat.js';
 import { decodePerCpuLog2Hist, LOG2_HIST_HEADER, LOG2_HIST_SIZE, type Log2Histogram } from '../layouts/log2-hist.js';
-import type { HistogramSeries, LatencySource, ProgramStats } from './types.js';
+import type { HistogramSeries } from './types.js';
+import { TwinsLatencySource } from './twins-latency-source.js';
 
 export interface RunqlatSourceOptions {
   /** Force one attach variant; default: tp_btf, falling back to raw_tp. */
@@ -14,18 +14,12 @@ export interface RunqlatSourceOptions {
 
 const BASES = ['runqlat_wakeup', 'runqlat_wakeup_new', 'runqlat_switch'];
 
-export class RunqlatSource implements LatencySource {
-  readonly variant: AttachVariant;
-  private readonly twins: AttachedTwins;
+export class RunqlatSource extends TwinsLatencySource<RunqlatLostReason> {
   private readonly hist: BpfMap;
-  private readonly lostCounters: LostCounters<RunqlatLostReason>;
-  private readonly lostTotals: Record<string, number> = Object.fromEntries(RUNQLAT_LOST_REASONS.map((r) => [r, 0]));
 
   private constructor(twins: AttachedTwins) {
-    this.twins = twins;
-    this.variant = twins.variant;
+    super(twins, RUNQLAT_LOST_REASONS);
     this.hist = twins.object.map('hist');
-    this.lostCounters = new LostCounters(twins.object.map('lost'), RUNQLAT_LOST_REASONS);
   }
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
@@ -45,17 +39,4 @@ export class RunqlatSource implements LatencySource {
     return [{ attributes: {}, histogram: this.read() }];
   }
 
-  /** Wakeups whose wait was not measured since start, by reason. Throws HP_ERR_CLOSED once closed. */
-  lost(): Record<string, number> {
-    for (const [reason, n] of Object.entries(this.lostCounters.delta())) this.lostTotals[reason] += n as number;
-    return { ...this.lostTotals };
-  }
-
-  programStats(): ProgramStats[] {
-    return this.twins.programStats();
-  }
-
-  close(): void {
-    this.twins.close();
-  }
 }
