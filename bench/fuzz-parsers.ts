@@ -19,6 +19,7 @@ import { findMapping, parseProcMaps } from '../collector/symbolize/proc-maps.js'
 import { parseCgroupIdentity } from '../collector/symbolize/process-metadata.js';
 import { CfaEvaluator, parseDebugFrame, parseEhFrame } from '../collector/unwind/eh-frame.js';
 import { buildUnwindRows, buildUnwindTable } from '../collector/unwind/unwind-table.js';
+import { prng } from '../collector/test-support/prng.js';
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -37,17 +38,6 @@ const seed = numberArg('seed', 1);
 const outIndex = process.argv.indexOf('--out');
 const outDir = outIndex >= 0 ? process.argv[outIndex + 1] : fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-fuzz-'));
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];

@@ -13,20 +13,10 @@ import { CfaEvaluator, parseDebugFrame, parseEhFrame, type CfiSection } from './
 import { CfaRule, RbpRule, UNWIND_ROW_SIZE, UnwindRowOffsets, unwindRowPc } from './rows.js';
 import { CfiBuilder, le, pcrel4 } from './test-support/cfi-builder.js';
 import { buildUnwindRows, buildUnwindTable, type UnwindTable } from './unwind-table.js';
+import { prng } from '../test-support/prng.js';
 
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
-/** mulberry32: a small seeded PRNG, so every failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Why a table is malformed, or '' when it is well formed. */
 function malformed(t: UnwindTable): string {

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { BpfMap } from '../bpf/libbpf.js';
 import { encodeUnwindProcess, UNWIND_MAX_MAPPINGS, type UnwindMapping } from '../layouts/unwind.js';
 import { openMappedFile } from '../symbolize/process-files.js';
+import { readBounded } from '../symbolize/file-reads.js';
 import { parseProcMaps, type ProcMapping } from '../symbolize/proc-maps.js';
 import type { BuildRequest, BuildResponse, BuiltSegment } from './build-worker.js';
 import { UNWIND_ROW_SIZE } from './rows.js';
@@ -21,6 +22,8 @@ export const BUILD_TIMEOUT_MS = 30_000;
 /** Rows of one file the kernel's binary search covers (2^24, programs/unwind.bpf.h). */
 export const MAX_ROWS_PER_FILE = 1 << 24;
 const MAX_MAPS_BYTES = 4 * 1024 * 1024;
+/** A process's maps (and the exited-process sweep) are read at most this often. */
+const REREAD_MS = 500;
 
 export interface ProcessTablesOptions {
   rows: BpfMap;
@@ -47,6 +50,8 @@ interface ProcessEntry {
   signature: string;
   mappings: { m: ProcMapping; key: string }[];
   written: string;
+  /** When its maps were last read (Date.now()). */
+  readAt: number;
 }
 
 export interface ProcessTablesStats {
@@ -70,6 +75,7 @@ export class ProcessTables {
   private readonly processes = new Map<number, ProcessEntry>();
   private readonly builder: Builder;
   private clock = 0;
+  private sweptAt = 0;
   private closed = false;
   readonly stats: ProcessTablesStats;
 
@@ -96,11 +102,18 @@ export class ProcessTables {
   refresh(pids: Iterable<number>): void {
     if (this.closed) return;
     this.clock++;
+    // The CPU and off-CPU sources share one table set and both refresh after their drains: a process read
+    // moments ago is not read again.
+    const now = Date.now();
     for (const pid of pids) {
-      if (pid > 0) this.refreshProcess(pid);
+      const entry = this.processes.get(pid);
+      if (pid > 0 && (!entry || now - entry.readAt >= REREAD_MS)) this.refreshProcess(pid, now);
     }
-    for (const pid of [...this.processes.keys()]) {
-      if (!fs.existsSync(path.join(this.procRoot, String(pid)))) this.forget(pid);
+    if (now - this.sweptAt >= REREAD_MS) {
+      this.sweptAt = now;
+      for (const pid of [...this.processes.keys()]) {
+        if (!fs.existsSync(path.join(this.procRoot, String(pid)))) this.forget(pid);
+      }
     }
     this.stats.processes = this.processes.size;
   }
@@ -119,18 +132,17 @@ export class ProcessTables {
     this.builder.close();
   }
 
-  private refreshProcess(pid: number): void {
-    let text: string;
-    try {
-      text = readBounded(path.join(this.procRoot, String(pid), 'maps'), MAX_MAPS_BYTES);
-    } catch {
+  private refreshProcess(pid: number, now: number): void {
+    const read = readBounded(path.join(this.procRoot, String(pid), 'maps'), MAX_MAPS_BYTES);
+    if (!read.ok) {
       this.forget(pid);
       return;
     }
-    const exec = parseProcMaps(text).mappings.filter((m) => m.executable && (m.kind === 'file' || m.kind === 'memfd'));
+    const exec = parseProcMaps(read.text).mappings.filter((m) => m.executable && (m.kind === 'file' || m.kind === 'memfd'));
     const signature = exec.map((m) => `${m.start}-${m.end}:${m.offset}:${m.devMajor}:${m.devMinor}:${m.inode}`).join(',');
     let entry = this.processes.get(pid);
     if (entry && entry.signature === signature) {
+      entry.readAt = now;
       for (const { key } of entry.mappings) this.touch(key);
       this.writeProcess(pid, entry);
       return;
@@ -141,7 +153,7 @@ export class ProcessTables {
       if (key) mappings.push({ m, key });
     }
     if (entry) for (const { key } of entry.mappings) this.files.get(key)?.users.delete(pid);
-    entry = { signature, mappings, written: '' };
+    entry = { signature, mappings, written: '', readAt: now };
     for (const { key } of mappings) this.files.get(key)?.users.add(pid);
     this.processes.set(pid, entry);
     this.writeProcess(pid, entry);
@@ -293,25 +305,6 @@ export class ProcessTables {
     } catch {
       // The object is closing: nothing left to forget.
     }
-  }
-}
-
-function readBounded(file: string, max: number): string {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  try {
-    const buf = Buffer.alloc(max);
-    let n = 0;
-    for (;;) {
-      const r = fs.readSync(fd, buf, n, max - n, null);
-      if (r <= 0 || n + r >= max) {
-        n += Math.max(0, r);
-        break;
-      }
-      n += r;
-    }
-    return buf.subarray(0, n).toString('latin1');
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
