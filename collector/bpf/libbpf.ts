@@ -44,6 +44,7 @@ const c = {
   close: libc.func('int close(int fd)'),
   strerror: libc.func('const char *strerror(int errnum)'),
   vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
+  mallocTrim: libc.func('int malloc_trim(size_t pad)'),
 };
 
 // libbpf's messages (verifier logs included) go to a bounded buffer: they are attached to load errors and
@@ -417,6 +418,14 @@ export function openCpuClockEvent(cpu: number, hz: number): number {
   );
   if (fd < 0) fail(ErrorCodes.PERF_EVENT, `open cpu-clock perf event on cpu ${cpu}`, koffi.errno());
   return fd;
+}
+
+/**
+ * Gives the C heap's free pages back to the kernel (glibc keeps what libbpf freed after loading, BTF included,
+ * and what threads freed in their arenas, resident otherwise). Returns whether any memory was released.
+ */
+export function releaseFreeNativeMemory(): boolean {
+  return (c.mallocTrim(0) as number) === 1;
 }
 
 export function closeFd(fd: number): void {
