@@ -5,20 +5,23 @@
 // the agent builds and holds them.
 // Run as root: node --expose-gc dist/bench/retention-store.js [--windows 360] [--seconds 10]
 import { spawn } from 'node:child_process';
-import { mergeProfileData, encodePprofGzip, type ProfileData } from '../exporters/pprof/index.js';
+import { encodePprofGzip, type ProfileData } from '../exporters/pprof/index.js';
 import { CpuSource } from '../collector/sources/index.js';
 import { Symbolizer } from '../collector/symbolize/index.js';
 import { buildWindowProfile } from '../collector/windows/window-profile.js';
 import { WindowStore } from '../collector/windows/window-store.js';
+import { mergeStored } from '../collector/windows/merge-stored.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 }
 
+/** The JavaScript heap and the typed arrays' backing stores (outside the heap: a stored window's arrays). */
 function heapUsed(): number {
   (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 const windows = arg('windows', 360);
@@ -69,9 +72,11 @@ jit.kill();
 
 const mergeTimes: number[] = [];
 let merged: ProfileData | undefined;
+const all = store.overlapping(start, start + BigInt(windows) * windowNs);
 for (let i = 0; i < 3; i++) {
   const t0 = performance.now();
-  merged = mergeProfileData(store.overlapping(start, start + BigInt(windows) * windowNs).map((w) => w.data));
+  const m = mergeStored({ sampleTypes: template.sampleTypes, period: template.period, windows: all, catalog: store.catalog, pids: [] });
+  merged = { ...template, timeNanos: m.startNs!, durationNanos: m.endNs! - m.startNs!, samples: m.samples };
   mergeTimes.push(performance.now() - t0);
 }
 const t1 = performance.now();
@@ -79,13 +84,14 @@ const encoded = await encodePprofGzip(merged!);
 const encodeMs = performance.now() - t1;
 mergeTimes.sort((a, b) => a - b);
 
-const stored = store.overlapping(0n, 1n << 62n).map((w) => w.data.samples);
+const stored = all.map((w) => store.toProfileData(w).samples);
 const sampleCount = stored.reduce((a, w) => a + w.length, 0);
 const storedFrames = stored.reduce((a, w) => a + w.reduce((b, s) => b + s.frames.length, 0), 0);
 const storedWindowFrames = stored.reduce(
   (a, w) => a + new Set(w.flatMap((s) => s.frames.filter((f) => f.kind === 'jit' || f.kind === 'unknown'))).size,
   0,
 );
+console.log(`catalog: ${JSON.stringify(store.catalog.stats)}`);
 console.log(
   `replayed windows: ${(storedFrames / sampleCount).toFixed(1)} frames per sample, ` +
     `${(storedWindowFrames / sampleCount).toFixed(1)} of them JIT or unknown (made per window)`,
@@ -96,7 +102,7 @@ console.log(
     `${windowFrames.size} distinct)`,
 );
 console.log(
-  `retained store: ${((after - before) / 1048576).toFixed(1)} MiB of heap measured; ${(store.size.bytes / 1048576).toFixed(1)} MiB ` +
+  `retained store: ${((after - before) / 1048576).toFixed(1)} MiB of heap and array buffers measured; ${(store.size.bytes / 1048576).toFixed(1)} MiB ` +
     `estimated by the store's bound (measured/estimated ${((after - before) / store.size.bytes).toFixed(2)}; ` +
     `${((after - before) / sampleCount).toFixed(0)} vs ${(store.size.bytes / sampleCount).toFixed(0)} bytes per sample)`,
 );

@@ -20,7 +20,8 @@ import {
 import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
-import { WindowStore, type WindowDropReason } from '../windows/window-store.js';
+import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
+import type { StackCatalog } from '../windows/stack-catalog.js';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
 export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency'] as const;
@@ -78,7 +79,9 @@ export interface ProfileSelection {
   toNs: bigint;
   /** Keep only these processes (empty: all). */
   pids: number[];
-  windows: ProfileData[];
+  windows: StoredWindow[];
+  /** The store's catalog the windows' ids point into. */
+  catalog: StackCatalog;
 }
 
 export class Agent {
@@ -245,7 +248,7 @@ export class Agent {
     const from = fromNs > oldest ? fromNs : oldest;
     let to = toNs < now ? toNs : now;
     if (to < from) to = from;
-    return this.select(kind, store.overlapping(fromNs, toNs).map((w) => w.data), from, to, pids);
+    return this.select(kind, store.overlapping(fromNs, toNs), store.catalog, from, to, pids);
   }
 
   /**
@@ -273,7 +276,7 @@ export class Agent {
     });
     const to = await boundaryOf();
     signal?.throwIfAborted();
-    return this.select(kind, store.within(from, to).map((w) => w.data), from, to, pids);
+    return this.select(kind, store.within(from, to), store.catalog, from, to, pids);
   }
 
   oldestRetainedNs(kind: ProfileKind): bigint | undefined {
@@ -287,8 +290,8 @@ export class Agent {
     return store;
   }
 
-  private select(kind: ProfileKind, windows: ProfileData[], fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection {
-    return { kind, header: sampleTypesOf(kind, this.options.hz), fromNs, toNs, pids, windows };
+  private select(kind: ProfileKind, windows: StoredWindow[], catalog: StackCatalog, fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection {
+    return { kind, header: sampleTypesOf(kind, this.options.hz), fromNs, toNs, pids, windows, catalog };
   }
 
   /**

@@ -1,22 +1,21 @@
-// A profile request's heavy part as generators for the TimeSlicer: the selected windows go straight into one
-// PprofBuilder (which sums identical samples: no separate merge pass), filtered by pid on the way, then the
-// Profile is encoded in steps. Pure: no I/O.
+// A profile request's heavy part as generators for the TimeSlicer: the selected windows are summed by stack
+// and label ids (windows/merge-stored.ts), filtered by pid on the way, the distinct samples go into one
+// PprofBuilder, then the Profile is encoded in steps. Pure: no I/O.
 import type { Profile } from 'pprof-format';
-import { PprofBuilder, type PprofBuildStats, type ValueTypeSpec } from '../../exporters/pprof/index.js';
+import { PprofBuilder, type PprofBuildStats } from '../../exporters/pprof/index.js';
 import type { ProfileSelection } from '../agent/agent.js';
+import { mergeStoredSteps } from '../windows/merge-stored.js';
 
 /** Samples added between yields (a sample costs about 1 µs per frame). */
 const SAMPLES_PER_STEP = 32;
-
-function sameTypes(a: readonly ValueTypeSpec[], b: readonly ValueTypeSpec[]): boolean {
-  return a.length === b.length && a.every((t, i) => t.type === b[i].type && t.unit === b[i].unit);
-}
 
 export interface SelectionStats extends PprofBuildStats {
   /** Windows read. */
   windows: number;
   /** Windows left out because their sample types differ from the selection's (a changed --hz). */
   windowsSkipped: number;
+  /** Samples left out because their windows left the store while the request was built. */
+  samplesGone: number;
 }
 
 /**
@@ -24,33 +23,23 @@ export interface SelectionStats extends PprofBuildStats {
  * start to latest end), or the span asked for when there is none; comments are kept once each.
  */
 export function* buildSelectionSteps(sel: ProfileSelection): Generator<void, { profile: Profile; stats: SelectionStats }> {
-  const wanted = sel.pids.length > 0 ? new Set(sel.pids) : undefined;
+  const merged = yield* mergeStoredSteps({
+    sampleTypes: sel.header.sampleTypes,
+    period: sel.header.period,
+    windows: sel.windows,
+    catalog: sel.catalog,
+    pids: sel.pids,
+  });
   const builder = new PprofBuilder(sel.header);
-  const comments = new Set<string>();
-  let start: bigint | undefined;
-  let end: bigint | undefined;
-  let skipped = 0;
   let n = 0;
-  for (const w of sel.windows) {
-    if (!sameTypes(w.sampleTypes, sel.header.sampleTypes) || w.period !== sel.header.period) {
-      skipped++;
-      continue;
-    }
-    const wEnd = w.timeNanos + w.durationNanos;
-    if (start === undefined || w.timeNanos < start) start = w.timeNanos;
-    if (end === undefined || wEnd > end) end = wEnd;
-    for (const c of w.comments ?? []) comments.add(c);
-    for (const s of w.samples) {
-      if (wanted && (s.numLabels === undefined || !wanted.has(s.numLabels.pid))) continue;
-      builder.add(s);
-      if (++n % SAMPLES_PER_STEP === 0) yield;
-    }
-    yield;
+  for (const s of merged.samples) {
+    builder.add(s);
+    if (++n % SAMPLES_PER_STEP === 0) yield;
   }
   const span =
-    start === undefined || end === undefined
+    merged.startNs === undefined || merged.endNs === undefined
       ? { timeNanos: sel.fromNs, durationNanos: sel.toNs - sel.fromNs }
-      : { timeNanos: start, durationNanos: end - start };
-  const { profile, stats } = builder.finish({ ...span, comments: [...comments] });
-  return { profile, stats: { ...stats, windows: sel.windows.length, windowsSkipped: skipped } };
+      : { timeNanos: merged.startNs, durationNanos: merged.endNs - merged.startNs };
+  const { profile, stats } = builder.finish({ ...span, comments: merged.comments });
+  return { profile, stats: { ...stats, windows: merged.windows, windowsSkipped: merged.windowsSkipped, samplesGone: merged.samplesGone } };
 }

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MetricsExporter } from '../../exporters/metrics/index.js';
 import { fixture } from '../../exporters/pprof/test-support/fixture.js';
 import type { Agent, ProfileSelection } from '../agent/agent.js';
+import { WindowStore } from '../windows/window-store.js';
 import { HttpServer, type RequestLimits } from './server.js';
 
 const NOW_NS = fixture().timeNanos + 100_000_000_000n;
@@ -13,15 +14,16 @@ const NOW_NS = fixture().timeNanos + 100_000_000_000n;
 /** A stand-in agent: history reads one fixture window; live waits its seconds (abortable) and reads another. */
 function fakeAgent(counts: { history: number; live: number }): Agent {
   const { sampleTypes, periodType, period } = fixture();
-  const window = fixture();
+  const store = new WindowStore({ retentionNs: 1n << 62n, maxBytes: Number.MAX_SAFE_INTEGER });
+  const window = store.add(fixture(), fixture().timeNanos);
   const select = (fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection => ({
-    kind: 'cpu', header: { sampleTypes, periodType, period }, fromNs, toNs, pids, windows: [window],
+    kind: 'cpu', header: { sampleTypes, periodType, period }, fromNs, toNs, pids, windows: [window], catalog: store.catalog,
   });
   return {
     statuses: [{ program: 'cpu', attached: true }],
     health: () => ({ ok: true, reason: 'attached: cpu' }),
     hasProfile: (kind: string) => kind === 'cpu',
-    oldestRetainedNs: () => window.timeNanos,
+    oldestRetainedNs: () => window.startNs,
     history: (_kind: string, fromNs: bigint, toNs: bigint, pids: number[]) => {
       counts.history++;
       return select(fromNs, toNs, pids);
@@ -29,7 +31,7 @@ function fakeAgent(counts: { history: number; live: number }): Agent {
     live: async (_kind: string, seconds: number, pids: number[], signal?: AbortSignal) => {
       counts.live++;
       await sleep(seconds * 1000, undefined, { signal });
-      return { ...select(0n, 1n, pids), windows: [fixture()] };
+      return { ...select(0n, 1n, pids), windows: [store.add(fixture(), fixture().timeNanos)] };
     },
   } as unknown as Agent;
 }

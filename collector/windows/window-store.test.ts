@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { ProfileData, ProfileSample } from '../../exporters/pprof/types.js';
-import { estimateProfileBytes, WindowStore } from './window-store.js';
+import { storedWindowBytes, WindowStore } from './window-store.js';
 
 const S = 1_000_000_000n;
 const T = 1_767_366_240n * S;
@@ -21,28 +21,57 @@ function win(startNs: bigint, durationNs = 10n * S, samples = 1, frames = 3): Pr
   };
 }
 
-/** 200 + 350 + 3 * 8. */
-const ONE_SAMPLE_BYTES = 574;
+/** One window of one sample in the store: its arrays (200 + 16 + 8) plus its stack, frames and label set. */
+const ONE_SAMPLE_BYTES = (() => {
+  const store = new WindowStore({ retentionNs: 1n << 62n, maxBytes: Number.MAX_SAFE_INTEGER });
+  store.add(win(T), T + 10n * S);
+  return store.size.bytes;
+})();
+/** Another window with the same stacks and labels adds only its arrays. */
+const MORE_BYTES = storedWindowBytes(1, 1);
 
 const starts = (ws: { startNs: bigint }[]): bigint[] => ws.map((w) => w.startNs);
 
-describe('estimateProfileBytes', () => {
-  test('counts each JIT or unknown frame once per window: they are made per window, not shared', () => {
-    const jit = { address: 0x7f00n, functionName: 'JS:hot', kind: 'jit' };
-    const unknown = { address: 0x7f08n, kind: 'unknown' };
-    const data = win(T, S, 0);
-    data.samples = [
-      { frames: [jit, unknown], values: [1] },
-      { frames: [jit, unknown, { address: 1n, kind: 'native' }], values: [1] },
-    ];
-    expect(estimateProfileBytes(data)).toBe(200 + 2 * 350 + 5 * 8 + 88 + 72);
+describe('the catalog under the store', () => {
+  test('a window repeating known stacks adds only its arrays; JIT frames made anew are found by value', () => {
+    const store = new WindowStore({ retentionNs: 1n << 62n, maxBytes: Number.MAX_SAFE_INTEGER });
+    const jitWindow = (start: bigint): ProfileData => {
+      const data = win(start, S, 0);
+      // Fresh objects each window, as the symbolizer makes JIT and unknown frames.
+      const jit = { address: 0x7f00n, functionName: 'JS:hot', kind: 'jit' };
+      const unknown = { address: 0x7f08n, kind: 'unknown' };
+      data.samples = [
+        { frames: [jit, unknown], values: [1], numLabels: { pid: 1, tid: 1 }, strLabels: { comm: 'node' } },
+        { frames: [jit, unknown, { address: 1n, kind: 'native' }], values: [2], numLabels: { pid: 1, tid: 2 }, strLabels: { comm: 'node' } },
+      ];
+      return data;
+    };
+    store.add(jitWindow(T), T + S);
+    const first = store.catalog.stats;
+    expect(first).toMatchObject({ frames: 3, stacks: 2, labelSets: 2 });
+    store.add(jitWindow(T + S), T + 2n * S);
+    expect(store.catalog.stats).toEqual(first);
+    expect(store.size.bytes).toBe(first.bytes + 2 * storedWindowBytes(2, 1));
+    // The samples come back as they went in, with frames equal by value.
+    const [w] = store.overlapping(T, T + S);
+    expect(store.toProfileData(w)).toEqual(jitWindow(T));
   });
 
-  test('counts a fixed overhead, each sample and each frame pointer', () => {
-    expect(estimateProfileBytes(win(T, S, 0))).toBe(200);
-    expect(estimateProfileBytes(win(T, S, 1, 3))).toBe(ONE_SAMPLE_BYTES);
-    expect(estimateProfileBytes(win(T, S, 4, 0))).toBe(200 + 4 * 350);
-    expect(estimateProfileBytes(win(T, S, 2, 127))).toBe(200 + 2 * (350 + 127 * 8));
+  test('entries go with the last window that used them', () => {
+    const store = new WindowStore({ retentionNs: 15n * S, maxBytes: Number.MAX_SAFE_INTEGER });
+    store.add(win(T, 10n * S, 1, 3), T + 10n * S);
+    const firstOnly = store.catalog.stats.bytes;
+    const other = win(T + 10n * S, 10n * S, 1, 5);
+    other.samples[0].frames[4] = { address: 0x9999n, kind: 'native' };
+    store.add(other, T + 20n * S);
+    expect(store.catalog.stats).toMatchObject({ stacks: 2, frames: 5 }); // 0x1000-0x1003 and 0x9999
+    store.expire(T + 26n * S); // the first window ended 16 s ago
+    expect(store.size.windows).toBe(1);
+    expect(store.catalog.stats).toMatchObject({ stacks: 1, frames: 5, labelSets: 1 });
+    expect(store.catalog.stats.bytes).toBeLessThan(2 * firstOnly);
+    store.expire(T + 36n * S);
+    expect(store.catalog.stats).toEqual({ frames: 0, stacks: 0, labelSets: 0, bytes: 0 });
+    expect(store.size.bytes).toBe(0);
   });
 });
 
@@ -67,8 +96,8 @@ describe('WindowStore', () => {
     const [w] = store.overlapping(T, T + 10n * S);
     expect(w.startNs).toBe(T);
     expect(w.endNs).toBe(T + 10n * S);
-    expect(w.data).toBe(data);
-    expect(w.bytes).toBe(ONE_SAMPLE_BYTES);
+    expect(store.toProfileData(w)).toEqual(data);
+    expect(w.bytes).toBe(MORE_BYTES);
     expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES });
     expect(store.oldestStartNs).toBe(T);
   });
@@ -133,21 +162,23 @@ describe('WindowStore', () => {
   });
 
   test('the memory bound drops the oldest windows first and counts them', () => {
-    const store = new WindowStore({ retentionNs: 3600n * S, maxBytes: 3 * ONE_SAMPLE_BYTES });
+    // Windows of one and the same sample: the first brings the catalog's entries, the others their arrays only.
+    const three = ONE_SAMPLE_BYTES + 2 * MORE_BYTES;
+    const store = new WindowStore({ retentionNs: 3600n * S, maxBytes: three });
     for (let i = 0n; i < 3n; i++) store.add(win(T + i * 10n * S), T + (i + 1n) * 10n * S);
-    expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES }); // exactly at the bound: kept
+    expect(store.size).toEqual({ windows: 3, bytes: three }); // exactly at the bound: kept
     expect(store.dropped.memory).toBe(0);
 
     store.add(win(T + 30n * S), T + 40n * S);
-    expect(store.size).toEqual({ windows: 3, bytes: 3 * ONE_SAMPLE_BYTES });
+    expect(store.size).toEqual({ windows: 3, bytes: three });
     expect(store.dropped.memory).toBe(1);
     expect(store.oldestStartNs).toBe(T + 10n * S);
 
-    // A larger window pushes out as many of the oldest as it takes.
-    const big = win(T + 40n * S, 10n * S, 2); // 200 + 2 * 374 = 948 bytes
+    // A larger window (more samples, the same stack) pushes out as many of the oldest as it takes.
+    const big = win(T + 40n * S, 10n * S, 5);
     store.add(big, T + 50n * S);
     expect(starts(store.overlapping(0n, T * 2n))).toEqual([T + 30n * S, T + 40n * S]);
-    expect(store.size).toEqual({ windows: 2, bytes: ONE_SAMPLE_BYTES + 948 });
+    expect(store.size).toEqual({ windows: 2, bytes: ONE_SAMPLE_BYTES + storedWindowBytes(5, 1) });
     expect(store.dropped.memory).toBe(3);
   });
 
@@ -156,13 +187,13 @@ describe('WindowStore', () => {
     store.add(win(T), T + 10n * S);
     const huge = win(T + 10n * S, 10n * S, 10);
     store.add(huge, T + 20n * S);
-    expect(store.size).toEqual({ windows: 1, bytes: 200 + 10 * 374 });
-    expect(store.overlapping(0n, T * 2n).map((w) => w.data)).toEqual([huge]);
+    expect(store.size).toEqual({ windows: 1, bytes: ONE_SAMPLE_BYTES - MORE_BYTES + storedWindowBytes(10, 1) });
+    expect(store.overlapping(0n, T * 2n).map((w) => store.toProfileData(w))).toEqual([huge]);
     expect(store.dropped.memory).toBe(1);
   });
 
   test('retention drops come before memory drops, each counted under its reason', () => {
-    const store = new WindowStore({ retentionNs: 60n * S, maxBytes: 2 * ONE_SAMPLE_BYTES });
+    const store = new WindowStore({ retentionNs: 60n * S, maxBytes: ONE_SAMPLE_BYTES + MORE_BYTES });
     store.add(win(T), T + 10n * S);
     store.add(win(T + 10n * S), T + 20n * S);
     store.add(win(T + 65n * S), T + 75n * S); // the first expired (ended at T+10s < T+15s); no memory drop

@@ -1,12 +1,22 @@
-// The agent's retained history: symbolized windows of the last `retention`, bounded by an estimate of the
-// memory they hold. Oldest windows are dropped first (and counted, by reason) when either bound is passed.
-import type { ProfileData } from '../../exporters/pprof/types.js';
+// The agent's retained history: windows of the last `retention`, each held as typed arrays of ids into the
+// store's StackCatalog (stack, label set) and its values, bounded by an estimate of the memory they and the
+// catalog hold. Oldest windows are dropped first (and counted, by reason) when either bound is passed.
+import type { ProfileData, ProfileSample, ValueTypeSpec } from '../../exporters/pprof/types.js';
+import { StackCatalog } from './stack-catalog.js';
 
 export interface StoredWindow {
   startNs: bigint;
   endNs: bigint;
-  data: ProfileData;
-  /** Estimated bytes held by this window's samples (frames and mappings are shared with the symbolizer). */
+  sampleTypes: ValueTypeSpec[];
+  periodType: ValueTypeSpec;
+  period: number;
+  comments?: string[];
+  /** Per sample: its stack id and label set id in the catalog (ids are never reused: float64 for range). */
+  stacks: Float64Array;
+  labels: Float64Array;
+  /** Per sample, sampleTypes.length values. */
+  values: Float64Array;
+  /** Bytes of this window's arrays; the catalog's entries are counted in the store's total. */
   bytes: number;
 }
 
@@ -15,29 +25,11 @@ export interface WindowStoreOptions {
   maxBytes: number;
 }
 
-// A sample is a small object graph: the object, its frames array, values array, two label objects and its
-// comm string (decoded afresh each drain): about 350 bytes on V8 (Node 20), plus one pointer per frame. Kernel
-// and native frames are shared with the symbolizer's caches; JIT and unknown frames are made per window (an
-// object and its BigInt address: 88 and 72 bytes), shared only by the samples of that window.
-// bench/retention-store compares this estimate with the heap a replayed hour of real windows takes.
-const SAMPLE_OVERHEAD_BYTES = 350;
-const FRAME_POINTER_BYTES = 8;
-const JIT_FRAME_BYTES = 88;
-const UNKNOWN_FRAME_BYTES = 72;
+const WINDOW_BYTES = 200;
 
-export function estimateProfileBytes(data: ProfileData): number {
-  let bytes = 200;
-  const windowFrames = new Set<object>();
-  for (const s of data.samples) {
-    bytes += SAMPLE_OVERHEAD_BYTES + FRAME_POINTER_BYTES * s.frames.length;
-    for (const f of s.frames) {
-      if ((f.kind === 'jit' || f.kind === 'unknown') && !windowFrames.has(f)) {
-        windowFrames.add(f);
-        bytes += f.kind === 'jit' ? JIT_FRAME_BYTES : UNKNOWN_FRAME_BYTES;
-      }
-    }
-  }
-  return bytes;
+/** The bytes a window of `samples` samples with `types` values each holds in the store (the catalog aside). */
+export function storedWindowBytes(samples: number, types: number): number {
+  return WINDOW_BYTES + samples * (16 + 8 * types);
 }
 
 /** Why the store let a window go: its retention ran out, or the memory bound was reached before it did. */
@@ -45,7 +37,9 @@ export type WindowDropReason = 'retention' | 'memory';
 
 export class WindowStore {
   private readonly windows: StoredWindow[] = [];
-  private totalBytes = 0;
+  private windowBytes = 0;
+  /** Every distinct stack and label set of the windows held. */
+  readonly catalog = new StackCatalog();
   /** Windows dropped since the store was made, by reason (hotpath_windows_dropped_total). */
   readonly dropped: Record<WindowDropReason, number> = { retention: 0, memory: 0 };
 
@@ -56,16 +50,40 @@ export class WindowStore {
     return this.opts.maxBytes;
   }
 
-  add(data: ProfileData, nowNs: bigint): void {
+  /** Stores a symbolized window (its stacks and labels go into the catalog; `data` is not kept). */
+  add(data: ProfileData, nowNs: bigint): StoredWindow {
+    const n = data.samples.length;
+    const nTypes = data.sampleTypes.length;
+    const stacks = new Float64Array(n);
+    const labels = new Float64Array(n);
+    const values = new Float64Array(n * nTypes);
+    for (let i = 0; i < n; i++) {
+      const s = data.samples[i];
+      stacks[i] = this.catalog.internStack(s.frames);
+      labels[i] = this.catalog.internLabels(s);
+      for (let t = 0; t < nTypes; t++) values[i * nTypes + t] = s.values[t] ?? 0;
+    }
     const w: StoredWindow = {
       startNs: data.timeNanos,
       endNs: data.timeNanos + data.durationNanos,
-      data,
-      bytes: estimateProfileBytes(data),
+      sampleTypes: data.sampleTypes,
+      periodType: data.periodType,
+      period: data.period,
+      comments: data.comments,
+      stacks,
+      labels,
+      values,
+      bytes: storedWindowBytes(n, nTypes),
     };
     this.windows.push(w);
-    this.totalBytes += w.bytes;
+    this.windowBytes += w.bytes;
     this.expire(nowNs);
+    return w;
+  }
+
+  /** Bytes held: the windows' arrays and the catalog. */
+  private get totalBytes(): number {
+    return this.windowBytes + this.catalog.bytes;
   }
 
   expire(nowNs: bigint): void {
@@ -78,7 +96,8 @@ export class WindowStore {
   private dropOldest(reason: WindowDropReason): void {
     const w = this.windows.shift();
     if (!w) return;
-    this.totalBytes -= w.bytes;
+    this.windowBytes -= w.bytes;
+    this.catalog.release(w.stacks, w.labels);
     this.dropped[reason]++;
   }
 
@@ -98,5 +117,31 @@ export class WindowStore {
 
   get size(): { windows: number; bytes: number } {
     return { windows: this.windows.length, bytes: this.totalBytes };
+  }
+
+  /** A held window as ProfileData again (samples whose catalog entries are gone are left out). */
+  toProfileData(w: StoredWindow): ProfileData {
+    const nTypes = w.sampleTypes.length;
+    const samples: ProfileSample[] = [];
+    for (let i = 0; i < w.stacks.length; i++) {
+      const frames = this.catalog.stackFrames(w.stacks[i]);
+      const labels = this.catalog.labelSet(w.labels[i]);
+      if (!frames || !labels) continue;
+      samples.push({
+        frames,
+        values: Array.from(w.values.subarray(i * nTypes, (i + 1) * nTypes)),
+        ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
+        ...(labels.strLabels ? { strLabels: labels.strLabels } : {}),
+      });
+    }
+    return {
+      sampleTypes: w.sampleTypes,
+      periodType: w.periodType,
+      period: w.period,
+      timeNanos: w.startNs,
+      durationNanos: w.endNs - w.startNs,
+      samples,
+      ...(w.comments ? { comments: w.comments } : {}),
+    };
   }
 }

@@ -1,0 +1,213 @@
+// The retained history's shared tables (issue 11): every distinct frame, stack and label set seen in the
+// windows a store holds, once each, so that a retained window is three typed arrays (stack ids, label ids,
+// values) instead of an object graph per sample. An hour of windows then costs a few MiB and is merged by
+// numbers, not by walking frames.
+//
+// Entries are counted by the windows that use them and freed when the last such window goes. Stack and label
+// ids are never reused: a request still building from windows dropped meanwhile finds their entries gone and
+// leaves those samples out, rather than finding someone else's. Frame ids are reused (they are reached only
+// through a live stack).
+import type { ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
+
+/** Bytes a stack entry holds besides its frame ids: the entry, its key in the map and the map's slots. */
+const STACK_ENTRY_BYTES = 120;
+/** Key characters per frame id (base 36 and a separator), counted as bytes. */
+const STACK_KEY_BYTES_PER_FRAME = 5;
+/** A frame entry and its slots in two maps; frames made per window (JIT, unknown) add their object. */
+const FRAME_ENTRY_BYTES = 96;
+const OWN_FRAME_BYTES = 160;
+/** A label set: two label objects, their strings, the key and the map slot. */
+const LABEL_ENTRY_BYTES = 360;
+
+interface FrameEntry {
+  frame: ProfileFrame;
+  /** Stacks using this frame (one per occurrence). */
+  refs: number;
+  /** The value key it is known by when its object is not at hand. */
+  key: string;
+  bytes: number;
+}
+
+interface StackEntry {
+  frames: Uint32Array;
+  key: string;
+  /** Window samples using this stack. */
+  refs: number;
+  bytes: number;
+}
+
+export interface LabelSet {
+  numLabels?: Record<string, number>;
+  strLabels?: Record<string, string>;
+  /** numLabels.pid, or -1: the pid filter reads it without a lookup. */
+  pid: number;
+}
+
+interface LabelEntry {
+  labels: LabelSet;
+  key: string;
+  refs: number;
+}
+
+export interface CatalogStats {
+  frames: number;
+  stacks: number;
+  labelSets: number;
+  bytes: number;
+}
+
+export class StackCatalog {
+  private readonly frames: Array<FrameEntry | undefined> = [];
+  private readonly freeFrameIds: number[] = [];
+  private readonly frameIdByObject = new Map<ProfileFrame, number>();
+  private readonly frameIdByKey = new Map<string, number>();
+  private readonly stacks = new Map<number, StackEntry>();
+  private readonly stackIdByKey = new Map<string, number>();
+  private readonly labels = new Map<number, LabelEntry>();
+  private readonly labelIdByKey = new Map<string, number>();
+  private nextStackId = 1;
+  private nextLabelId = 1;
+  private totalBytes = 0;
+  private stackCount = 0;
+
+  /** Estimated bytes the tables hold (frames shared with the symbolizer's caches are not counted twice). */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get stats(): CatalogStats {
+    return { frames: this.frames.length - this.freeFrameIds.length, stacks: this.stackCount, labelSets: this.labels.size, bytes: this.totalBytes };
+  }
+
+  /** The id of this sample's stack, with one more reference (the caller's window holds it). */
+  internStack(frames: readonly ProfileFrame[]): number {
+    const ids = new Uint32Array(frames.length);
+    let key = '';
+    for (let i = 0; i < frames.length; i++) {
+      const id = this.frameId(frames[i]);
+      ids[i] = id;
+      key += i === 0 ? id.toString(36) : `,${id.toString(36)}`;
+    }
+    let stackId = this.stackIdByKey.get(key);
+    if (stackId !== undefined) {
+      this.stacks.get(stackId)!.refs++;
+      this.releaseUnusedFrames(ids);
+      return stackId;
+    }
+    stackId = this.nextStackId++;
+    const bytes = STACK_ENTRY_BYTES + frames.length * (4 + STACK_KEY_BYTES_PER_FRAME);
+    this.stacks.set(stackId, { frames: ids, key, refs: 1, bytes });
+    this.stackIdByKey.set(key, stackId);
+    this.stackCount++;
+    this.totalBytes += bytes;
+    for (const id of ids) this.frames[id]!.refs++;
+    this.releaseUnusedFrames(ids);
+    return stackId;
+  }
+
+  /** The id of this sample's label set, with one more reference. */
+  internLabels(sample: Pick<ProfileSample, 'numLabels' | 'strLabels'>): number {
+    let key = '';
+    const num = sample.numLabels;
+    const str = sample.strLabels;
+    if (num) for (const k of Object.keys(num).sort()) key += `\0n${k}=${num[k]}`;
+    if (str) for (const k of Object.keys(str).sort()) key += `\0s${k}=${str[k]}`;
+    let id = this.labelIdByKey.get(key);
+    if (id !== undefined) {
+      this.labels.get(id)!.refs++;
+      return id;
+    }
+    id = this.nextLabelId++;
+    // Copies: the sample's objects (and the comm string decoded from a kernel buffer) are the window's.
+    const labels: LabelSet = {
+      numLabels: num ? { ...num } : undefined,
+      strLabels: str ? { ...str } : undefined,
+      pid: num?.pid ?? -1,
+    };
+    this.labels.set(id, { labels, key, refs: 1 });
+    this.labelIdByKey.set(key, id);
+    this.totalBytes += LABEL_ENTRY_BYTES + key.length;
+    return id;
+  }
+
+  /** The frames of a live stack (leaf first), or undefined once it was freed. */
+  stackFrames(stackId: number): ProfileFrame[] | undefined {
+    const e = this.stacks.get(stackId);
+    if (!e) return undefined;
+    const out = new Array<ProfileFrame>(e.frames.length);
+    for (let i = 0; i < e.frames.length; i++) out[i] = this.frames[e.frames[i]]!.frame;
+    return out;
+  }
+
+  /** The label set, or undefined once it was freed. */
+  labelSet(labelId: number): LabelSet | undefined {
+    return this.labels.get(labelId)?.labels;
+  }
+
+  /** Drops one reference to each stack and label set of a window leaving the store. */
+  release(stackIds: ArrayLike<number>, labelIds: ArrayLike<number>): void {
+    for (let i = 0; i < stackIds.length; i++) this.releaseStack(stackIds[i]);
+    for (let i = 0; i < labelIds.length; i++) this.releaseLabels(labelIds[i]);
+  }
+
+  private releaseStack(id: number): void {
+    const e = this.stacks.get(id);
+    if (!e || --e.refs > 0) return;
+    this.stacks.delete(id);
+    this.stackIdByKey.delete(e.key);
+    this.stackCount--;
+    this.totalBytes -= e.bytes;
+    for (const f of e.frames) {
+      const fe = this.frames[f]!;
+      fe.refs--;
+    }
+    this.releaseUnusedFrames(e.frames);
+  }
+
+  private releaseLabels(id: number): void {
+    const e = this.labels.get(id);
+    if (!e || --e.refs > 0) return;
+    this.labels.delete(id);
+    this.labelIdByKey.delete(e.key);
+    this.totalBytes -= LABEL_ENTRY_BYTES + e.key.length;
+  }
+
+  private frameId(frame: ProfileFrame): number {
+    const known = this.frameIdByObject.get(frame);
+    if (known !== undefined) return known;
+    // A frame object made anew (JIT and unknown frames every window, others after the symbolizer evicted its
+    // cache): found by value.
+    const key = frameKey(frame);
+    const byKey = this.frameIdByKey.get(key);
+    if (byKey !== undefined) return byKey;
+    const own = frame.kind === 'jit' || frame.kind === 'unknown';
+    const bytes = FRAME_ENTRY_BYTES + key.length + (own ? OWN_FRAME_BYTES : 0);
+    const entry: FrameEntry = { frame, refs: 0, key, bytes };
+    const id = this.freeFrameIds.pop() ?? this.frames.length;
+    this.frames[id] = entry;
+    this.frameIdByObject.set(frame, id);
+    this.frameIdByKey.set(key, id);
+    this.totalBytes += bytes;
+    return id;
+  }
+
+  /** Frees frames no stack uses (ones just made for a stack that already existed, or of a freed stack). */
+  private releaseUnusedFrames(ids: Uint32Array): void {
+    for (const id of ids) {
+      const e = this.frames[id];
+      if (e === undefined || e.refs > 0) continue;
+      this.frames[id] = undefined;
+      this.frameIdByObject.delete(e.frame);
+      this.frameIdByKey.delete(e.key);
+      this.freeFrameIds.push(id);
+      this.totalBytes -= e.bytes;
+    }
+  }
+}
+
+/** What makes two frame objects the same frame in a profile: what the pprof encoder keys locations by. */
+function frameKey(f: ProfileFrame): string {
+  const m = f.mapping;
+  const mapping = m ? `${m.file}\0${m.buildId}\0${m.start}` : '';
+  return `${f.kind}\0${f.address}\0${f.functionName ?? ''}\0${f.systemName ?? ''}\0${f.fileName ?? ''}\0${f.line ?? 0}\0${mapping}`;
+}
