@@ -125,7 +125,11 @@ abstract class ObjectPart {
   }
 }
 
+const DRAIN_BATCH_BYTES = 256 << 10;
+
 export class BpfMap extends ObjectPart {
+  private drainScratch?: { batch: number; keys: Buffer; values: Buffer };
+
   get fd(): number {
     return c.mapFd(this.handle()) as number;
   }
@@ -241,9 +245,16 @@ export class BpfMap extends ObjectPart {
    * Reads and removes every entry of a hash map in batches (kernel 5.6+). Calls `onEntry` with views into
    * reused buffers: copy what must outlive the call.
    */
-  drainBatch(onEntry: (key: Buffer, value: Buffer) => void, batchSize = 4096): number {
-    const keys = Buffer.alloc(this.keySize * batchSize);
-    const values = Buffer.alloc(this.valueSize * batchSize);
+  drainBatch(onEntry: (key: Buffer, value: Buffer) => void, batchSize?: number): number {
+    // Scratch buffers kept with the map: a window's drain used to allocate up to 4 MB per call (4096 user stacks
+    // of 1 KB), the largest share of the agent's allocations. A batch holds at most 256 KiB of values.
+    const keySize = this.keySize;
+    const valueSize = this.valueSize;
+    if (batchSize === undefined) batchSize = Math.max(16, Math.min(4096, Math.floor(DRAIN_BATCH_BYTES / Math.max(1, valueSize))));
+    if (this.drainScratch === undefined || this.drainScratch.batch !== batchSize) {
+      this.drainScratch = { batch: batchSize, keys: Buffer.alloc(keySize * batchSize), values: Buffer.alloc(valueSize * batchSize) };
+    }
+    const { keys, values } = this.drainScratch;
     const count = Buffer.alloc(4);
     const inBatch = Buffer.alloc(8);
     const outBatch = Buffer.alloc(8);
@@ -256,10 +267,7 @@ export class BpfMap extends ObjectPart {
       if (ret < 0 && errno !== 2) fail(ErrorCodes.MAP, `drain map ${this.name}`, errno);
       const n = count.readUInt32LE(0);
       for (let i = 0; i < n; i++) {
-        onEntry(
-          keys.subarray(i * this.keySize, (i + 1) * this.keySize),
-          values.subarray(i * this.valueSize, (i + 1) * this.valueSize),
-        );
+        onEntry(keys.subarray(i * keySize, (i + 1) * keySize), values.subarray(i * valueSize, (i + 1) * valueSize));
       }
       total += n;
       if (errno === 2) return total; // ENOENT: the last batch, count still filled

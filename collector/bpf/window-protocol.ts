@@ -29,6 +29,11 @@ export interface RawStackSample {
   /** Empty when there was no stack of that kind (or it was lost: see the window's `lost`). */
   kernelStack: bigint[];
   userStack: bigint[];
+  /**
+   * The program's 64-bit hash of the user stack's frames (own user-stack maps), the same in every window for
+   * the same frames: the symbolizer keeps a process's symbolized stacks by it across windows.
+   */
+  userStackKey?: bigint;
   /** Samples (CPU) or blocks (off-CPU). */
   count: number;
   /** Off-CPU: nanoseconds blocked. */
@@ -182,6 +187,7 @@ export class WindowProtocol {
         count: e.count,
       };
       if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
+      if (typeof e.userStackId === 'bigint' && sample.userStack.length > 0) sample.userStackKey = e.userStackId;
       return sample;
     });
 

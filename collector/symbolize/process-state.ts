@@ -6,6 +6,7 @@
 // them are kept, least recently looked up first out (counted).
 
 import * as path from 'node:path';
+import type { ProfileFrame } from '../../exporters/pprof/types.js';
 import type { ElfFileCache, FileEntry } from './elf-cache.js';
 import { readBounded } from './file-reads.js';
 import type { PerfMapReader, PerfMapState } from './perf-map-state.js';
@@ -15,6 +16,10 @@ import type { SymbolizerStats } from './symbolizer-stats.js';
 
 /** Estimated bytes of one kept mapping without its path (an object with four BigInts and strings). */
 const MAPPING_BYTES = 320;
+/** Symbolized stacks kept across windows, over all processes; past it every process's are dropped. */
+const MAX_CACHED_STACKS = 32768;
+/** A kept stack besides its frame pointers: the array, its BigInt key and the map slot. */
+const STACK_BYTES = 96;
 
 export interface ProcessState {
   lastSeenDrain: number;
@@ -30,6 +35,13 @@ export interface ProcessState {
   perfMapDrain: number;
   meta?: ProcessMetadata;
   metaDrain: number;
+  /** Hash and length of the maps text last read: a different one empties `stacks`. */
+  mapsHash: number;
+  /**
+   * Symbolized user stacks by the program's hash of their addresses, kept across windows while the maps are
+   * unchanged (only stacks whose every frame is named in a file: JIT and unnamed frames may change meaning).
+   */
+  stacks?: Map<bigint, ProfileFrame[]>;
 }
 
 export interface ProcessTableOptions {
@@ -51,6 +63,8 @@ export class ProcessTable {
   private drain = 0;
   private inDrain = false;
   private mapsTotal = 0;
+  private cachedStacks = 0;
+  private stackBytes = 0;
 
   constructor(
     private readonly stats: SymbolizerStats,
@@ -90,7 +104,43 @@ export class ProcessTable {
     if (st) this.drop(pid, st);
   }
 
+  /** A symbolized stack kept from an earlier window, valid while the process's maps are unchanged. */
+  cachedStack(st: ProcessState, key: bigint): ProfileFrame[] | undefined {
+    return st.stacks?.get(key);
+  }
+
+  /** Keeps a symbolized stack for later windows (within MAX_CACHED_STACKS over all processes). */
+  cacheStack(st: ProcessState, key: bigint, frames: ProfileFrame[]): void {
+    if (this.cachedStacks >= MAX_CACHED_STACKS) {
+      for (const other of this.pids.values()) this.forgetStacks(other);
+      this.stats.stackCacheResets++;
+    }
+    st.stacks ??= new Map();
+    if (st.stacks.has(key)) return;
+    st.stacks.set(key, frames);
+    this.cachedStacks++;
+    this.stackBytes += STACK_BYTES + 8 * frames.length;
+  }
+
+  /** Every kept stack of every process goes (symbols changed: a debug file attached, a file evicted). */
+  forgetAllStacks(): void {
+    for (const st of this.pids.values()) this.forgetStacks(st);
+  }
+
+  /** Estimated bytes of the stacks kept across windows. */
+  get stacksBytes(): number {
+    return this.stackBytes;
+  }
+
+  private forgetStacks(st: ProcessState): void {
+    if (!st.stacks) return;
+    for (const frames of st.stacks.values()) this.stackBytes -= STACK_BYTES + 8 * frames.length;
+    this.cachedStacks -= st.stacks.size;
+    st.stacks = undefined;
+  }
+
   private drop(pid: number, st: ProcessState): void {
+    this.forgetStacks(st);
     this.pids.delete(pid);
     this.mapsTotal -= st.mapsBytes;
     st.mapsBytes = 0;
@@ -130,6 +180,9 @@ export class ProcessTable {
       this.mapsTotal -= st.mapsBytes;
       st.mapsBytes = 0;
       if (r.ok) {
+        const hash = textHash(r.text) + r.text.length * 2 ** 31;
+        if (hash !== st.mapsHash) this.forgetStacks(st);
+        st.mapsHash = hash;
         const parsed = parseProcMaps(r.text, { executableOnly: true });
         if (r.truncated || parsed.truncated) this.stats.mapsTruncated++;
         st.maps = parsed.mappings;
@@ -139,6 +192,8 @@ export class ProcessTable {
       } else {
         st.maps = undefined;
         st.files.clear();
+        this.forgetStacks(st);
+        st.mapsHash = 0;
         if (r.code === 'ENOENT' || r.code === 'ESRCH') this.stats.processesGone++;
         else this.stats.mapsErrors++;
       }
@@ -179,7 +234,7 @@ export class ProcessTable {
   private stateOf(pid: number): ProcessState {
     let st = this.pids.get(pid);
     if (!st) {
-      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1 };
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1, mapsHash: 0 };
       this.pids.set(pid, st);
       this.enforceCaps(pid);
     } else if (st.lastSeenDrain !== this.drain) {
@@ -201,4 +256,11 @@ function pruneFiles(st: ProcessState, maps: readonly ProcMapping[]): void {
 
 function lineKey(m: ProcMapping): string {
   return `${m.start}-${m.end}-${m.offset}-${m.inode}-${m.path}`;
+}
+
+/** FNV-1a over a text's characters, 31 bits: tells whether a process's maps changed since the last window. */
+function textHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h & 0x7fffffff) | 1;
 }

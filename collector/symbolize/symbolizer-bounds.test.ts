@@ -114,6 +114,39 @@ describe('Symbolizer memory bounds', () => {
     s.endDrain();
   });
 
+  it('keeps a named stack across windows by its key while the maps stay; a changed maps text drops it', () => {
+    const procRoot = makeTempDir('hotpath-bounds-proc-');
+    const p = fakeProcess(procRoot);
+    const copy = path.join(p.root, 'app');
+    fs.copyFileSync(many, copy);
+    const line = `${BASE.toString(16)}-${(BASE + 0x100000n).toString(16)} r-xp 00000000 fd:01 ${fs.statSync(copy).ino}   /app\n`;
+    fs.writeFileSync(path.join(procRoot, String(p.pid), 'maps'), line);
+    const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null, maxParseBytesPerDrain: 1 << 30 });
+    const names = ['osprey_bounds_function_with_a_rather_long_name_7', 'osprey_bounds_function_with_a_rather_long_name_8'];
+    const addrs = names.map((n) => runtimeAddress(n, BASE));
+    const key = 0x1234n;
+    s.beginDrain();
+    expect(s.cachedUserStack(p.pid, key)).toBeUndefined();
+    const first = s.symbolizeUser(p.pid, addrs, key);
+    expect(first.map((f) => f.functionName)).toEqual(names);
+    s.endDrain();
+    s.beginDrain();
+    expect(s.cachedUserStack(p.pid, key)).toBe(first);
+    // Another key for a stack with an address no file names: not kept.
+    const unnamed = s.symbolizeUser(p.pid, [0x10n], 0x99n);
+    expect(unnamed[0].functionName).toBeUndefined();
+    s.endDrain();
+    s.beginDrain();
+    expect(s.cachedUserStack(p.pid, 0x99n)).toBeUndefined();
+    expect(s.stats.stackCacheHits).toBe(1);
+    s.endDrain();
+    // The process mapped something else (dlopen, exec): its kept stacks go.
+    fs.writeFileSync(path.join(procRoot, String(p.pid), 'maps'), line + line.replace('/app', '/app2').replace(BASE.toString(16), (BASE + 0x2000000n).toString(16)));
+    s.beginDrain();
+    expect(s.cachedUserStack(p.pid, key)).toBeUndefined();
+    s.endDrain();
+  });
+
   it('caps what all perf maps keep together, and counts what it leaves unread', () => {
     const procRoot = makeTempDir('hotpath-bounds-proc-');
     const maxCacheBytes = 4 << 20; // 1 MiB for perf maps

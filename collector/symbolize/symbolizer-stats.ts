@@ -32,6 +32,9 @@ export interface SymbolizerStats {
   perfMapAppends: number;
   /** Debug files attached to files without `.symtab` (found on disk or fetched from debuginfod). */
   debugFilesAttached: number;
+  /** User stacks named from the cross-window cache (no frame looked up), and times that cache was emptied whole. */
+  stackCacheHits: number;
+  stackCacheResets: number;
   /** Debug files that did not parse, named no functions, or were of another build (build-id differs). */
   debugFileErrors: number;
   /** Debug files found on disk by GNU build-id (/usr/lib/debug/.build-id/), and by `.gnu_debuglink`. */
@@ -66,7 +69,7 @@ export function emptySymbolizerStats(): SymbolizerStats {
     framesTotal: 0, framesSymbolized: 0, kernelFrames: 0, nativeFrames: 0, jitFrames: 0, unknownFrames: 0,
     processesGone: 0, mapsErrors: 0, mapsTruncated: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
     elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
-    perfMapAppends: 0, debugFilesAttached: 0, debugFileErrors: 0, debugFilesByBuildId: 0, debugFilesByDebuglink: 0,
+    perfMapAppends: 0, debugFilesAttached: 0, stackCacheHits: 0, stackCacheResets: 0, debugFileErrors: 0, debugFilesByBuildId: 0, debugFilesByDebuglink: 0,
     debugLinkCrcMismatches: 0, debugFilesNotFound: 0, nonRegularFilesRefused: 0, demangleOverBudget: 0, elfSymbolsTruncated: 0,
     elfParsesDeferred: 0, perfMapBytesCapped: 0, pidsEvictedOverCap: 0, kallsymsReloads: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
   };

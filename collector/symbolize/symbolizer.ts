@@ -116,14 +116,17 @@ export class Symbolizer {
 
   /** Estimated bytes the symbol caches keep alive now (within maxCacheBytes; kernel symbols not included). */
   get bytesUsed(): number {
-    return this.elfFiles.bytesUsed + this.perfMaps.bytesUsed + this.processes.mapsBytes;
+    return this.elfFiles.bytesUsed + this.perfMaps.bytesUsed + this.processes.mapsBytes + this.processes.stacksBytes;
   }
 
   /** Starts a drain window: each process's maps are read at most once until `endDrain`. */
   beginDrain(): void {
     this.processes.beginDrain();
     this.elfFiles.beginDrain();
+    const attached = this.stats.debugFilesAttached;
     this.elfFiles.attachDownloadedDebugFiles();
+    // Names got better for some file: stacks kept from earlier windows may hold the old ones.
+    if (this.stats.debugFilesAttached !== attached) this.processes.forgetAllStacks();
     this.kernel.reloadIfModulesChanged();
   }
 
@@ -160,10 +163,28 @@ export class Symbolizer {
     return this.kernel.symbolize(addrs);
   }
 
-  /** Names user-space addresses of `pid` (same order as the input). Never throws. */
-  symbolizeUser(pid: number, addrs: readonly bigint[]): ProfileFrame[] {
+  /**
+   * A user stack of `pid` symbolized in an earlier window, by the program's hash of its addresses (`key`), while
+   * the process's maps are unchanged; counted as a hit. Never throws.
+   */
+  cachedUserStack(pid: number, key: bigint): ProfileFrame[] | undefined {
+    const st = this.processes.withMaps(pid);
+    const frames = this.processes.cachedStack(st, key);
+    if (frames) {
+      this.stats.stackCacheHits++;
+      for (const f of frames) this.count(f);
+    }
+    return frames;
+  }
+
+  /**
+   * Names user-space addresses of `pid` (same order as the input). With `key` (the program's hash of the
+   * addresses) a stack whose every frame was named in a file is kept for later windows. Never throws.
+   */
+  symbolizeUser(pid: number, addrs: readonly bigint[], key?: bigint): ProfileFrame[] {
     const st = this.processes.withMaps(pid);
     const out: ProfileFrame[] = [];
+    let keep = key !== undefined && st.maps !== undefined;
     for (const addr of addrs) {
       let frame: ProfileFrame;
       try {
@@ -172,8 +193,10 @@ export class Symbolizer {
         frame = { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
       }
       this.count(frame);
+      if (frame.kind !== 'native' || frame.functionName === undefined) keep = false;
       out.push(frame);
     }
+    if (keep) this.processes.cacheStack(st, key!, out);
     return out;
   }
 

@@ -9,10 +9,8 @@
 // through a live stack).
 import type { ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
 
-/** Bytes a stack entry holds besides its frame ids: the entry, its key in the map and the map's slots. */
-const STACK_ENTRY_BYTES = 120;
-/** Key characters per frame id (base 36 and a separator), counted as bytes. */
-const STACK_KEY_BYTES_PER_FRAME = 5;
+/** Bytes a stack entry holds besides its frame ids: the entry, its typed array and two maps' slots. */
+const STACK_ENTRY_BYTES = 200;
 /** A frame entry and its slots in two maps; frames made per window (JIT, unknown) add their object. */
 const FRAME_ENTRY_BYTES = 96;
 const OWN_FRAME_BYTES = 160;
@@ -30,7 +28,10 @@ interface FrameEntry {
 
 interface StackEntry {
   frames: Uint32Array;
-  key: string;
+  /** Hash of the frame ids; entries with the same hash chain through `nextSameHash`. */
+  hash: number;
+  nextSameHash?: StackEntry;
+  id: number;
   /** Window samples using this stack. */
   refs: number;
   bytes: number;
@@ -62,7 +63,9 @@ export class StackCatalog {
   private readonly frameIdByObject = new Map<ProfileFrame, number>();
   private readonly frameIdByKey = new Map<string, number>();
   private readonly stacks = new Map<number, StackEntry>();
-  private readonly stackIdByKey = new Map<string, number>();
+  /** Stacks by the hash of their frame ids (no key strings: interning a window allocated 60 MB with them). */
+  private readonly stacksByHash = new Map<number, StackEntry>();
+  private scratch = new Uint32Array(256);
   private readonly labels = new Map<number, LabelEntry>();
   private readonly labelIdByKey = new Map<string, number>();
   private nextStackId = 1;
@@ -81,28 +84,36 @@ export class StackCatalog {
 
   /** The id of this sample's stack, with one more reference (the caller's window holds it). */
   internStack(frames: readonly ProfileFrame[]): number {
-    const ids = new Uint32Array(frames.length);
-    let key = '';
-    for (let i = 0; i < frames.length; i++) {
+    const n = frames.length;
+    if (this.scratch.length < n) this.scratch = new Uint32Array(n * 2);
+    const ids = this.scratch;
+    // FNV-1a over the ids, folded to 31 bits (a small integer key in V8's maps).
+    let h = 0x811c9dc5 ^ n;
+    for (let i = 0; i < n; i++) {
       const id = this.frameId(frames[i]);
       ids[i] = id;
-      key += i === 0 ? id.toString(36) : `,${id.toString(36)}`;
+      h = Math.imul(h ^ id, 0x01000193);
     }
-    let stackId = this.stackIdByKey.get(key);
-    if (stackId !== undefined) {
-      this.stacks.get(stackId)!.refs++;
-      this.releaseUnusedFrames(ids);
-      return stackId;
+    h &= 0x7fffffff;
+    for (let e = this.stacksByHash.get(h); e !== undefined; e = e.nextSameHash) {
+      if (e.frames.length !== n) continue;
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = e.frames[i] === ids[i];
+      if (!same) continue;
+      e.refs++;
+      this.releaseUnusedFrames(ids, n);
+      return e.id;
     }
-    stackId = this.nextStackId++;
-    const bytes = STACK_ENTRY_BYTES + frames.length * (4 + STACK_KEY_BYTES_PER_FRAME);
-    this.stacks.set(stackId, { frames: ids, key, refs: 1, bytes });
-    this.stackIdByKey.set(key, stackId);
+    const own = ids.slice(0, n);
+    const id = this.nextStackId++;
+    const bytes = STACK_ENTRY_BYTES + n * 4;
+    const entry: StackEntry = { frames: own, hash: h, nextSameHash: this.stacksByHash.get(h), id, refs: 1, bytes };
+    this.stacks.set(id, entry);
+    this.stacksByHash.set(h, entry);
     this.stackCount++;
     this.totalBytes += bytes;
-    for (const id of ids) this.frames[id]!.refs++;
-    this.releaseUnusedFrames(ids);
-    return stackId;
+    for (let i = 0; i < n; i++) this.frames[own[i]]!.refs++;
+    return id;
   }
 
   /** The id of this sample's label set, with one more reference. */
@@ -110,8 +121,10 @@ export class StackCatalog {
     let key = '';
     const num = sample.numLabels;
     const str = sample.strLabels;
-    if (num) for (const k of Object.keys(num).sort()) key += `\0n${k}=${num[k]}`;
-    if (str) for (const k of Object.keys(str).sort()) key += `\0s${k}=${str[k]}`;
+    // In the order the keys were set (the same for every sample of a source): a different order only makes a
+    // second entry for the same set.
+    if (num) for (const k in num) key += `\0n${k}=${num[k]}`;
+    if (str) for (const k in str) key += `\0s${k}=${str[k]}`;
     let id = this.labelIdByKey.get(key);
     if (id !== undefined) {
       this.labels.get(id)!.refs++;
@@ -154,14 +167,23 @@ export class StackCatalog {
     const e = this.stacks.get(id);
     if (!e || --e.refs > 0) return;
     this.stacks.delete(id);
-    this.stackIdByKey.delete(e.key);
+    // Unlink from its hash chain.
+    const first = this.stacksByHash.get(e.hash);
+    if (first === e) {
+      if (e.nextSameHash) this.stacksByHash.set(e.hash, e.nextSameHash);
+      else this.stacksByHash.delete(e.hash);
+    } else {
+      let p = first;
+      while (p !== undefined && p.nextSameHash !== e) p = p.nextSameHash;
+      if (p) p.nextSameHash = e.nextSameHash;
+    }
     this.stackCount--;
     this.totalBytes -= e.bytes;
     for (const f of e.frames) {
       const fe = this.frames[f]!;
       fe.refs--;
     }
-    this.releaseUnusedFrames(e.frames);
+    this.releaseUnusedFrames(e.frames, e.frames.length);
   }
 
   private releaseLabels(id: number): void {
@@ -192,8 +214,9 @@ export class StackCatalog {
   }
 
   /** Frees frames no stack uses (ones just made for a stack that already existed, or of a freed stack). */
-  private releaseUnusedFrames(ids: Uint32Array): void {
-    for (const id of ids) {
+  private releaseUnusedFrames(ids: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
       const e = this.frames[id];
       if (e === undefined || e.refs > 0) continue;
       this.frames[id] = undefined;

@@ -48,9 +48,12 @@ export function isTracingFrame(name: string | null | undefined): boolean {
 /** Symbolizes a window. The symbolizer's per-drain caches span exactly this call. */
 export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer, opts: WindowProfileOptions): ProfileData {
   const types = sampleTypesOf(opts.kind, opts.hz);
-  const kernelCache = new Map<string, ProfileFrame[]>();
-  const userCache = new Map<string, ProfileFrame[]>();
-  const keyOf = (stack: bigint[]) => stack.join(',');
+  // Keyed by the stack arrays themselves: a drain hands out one array per distinct stack it read (joining
+  // addresses into string keys cost more than the lookups they saved). Identical stacks in separate arrays are
+  // merely symbolized twice.
+  const kernelCache = new Map<readonly bigint[], ProfileFrame[]>();
+  /** Per pid: two processes can share a stack's addresses (and its array), not its meaning. */
+  const userCache = new Map<number, Map<readonly bigint[], ProfileFrame[]>>();
   // Every frame but the first is a return address: the call is the instruction before it, and a call at the
   // very end of a function would otherwise be named after the next function.
   const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
@@ -60,20 +63,26 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
     for (const s of raw) {
       let kernel: ProfileFrame[] = [];
       if (s.kernelStack.length > 0) {
-        const k = keyOf(s.kernelStack);
-        kernel = kernelCache.get(k) ?? symbolizer.symbolizeKernel(callSites(s.kernelStack));
-        if (opts.kind === 'offcpu') {
-          let first = 0;
-          while (first < kernel.length - 1 && isTracingFrame(kernel[first].functionName)) first++;
-          if (first > 0) kernel = kernel.slice(first);
+        const cached = kernelCache.get(s.kernelStack);
+        if (cached) kernel = cached;
+        else {
+          kernel = symbolizer.symbolizeKernel(callSites(s.kernelStack));
+          if (opts.kind === 'offcpu') {
+            let first = 0;
+            while (first < kernel.length - 1 && isTracingFrame(kernel[first].functionName)) first++;
+            if (first > 0) kernel = kernel.slice(first);
+          }
+          kernelCache.set(s.kernelStack, kernel);
         }
-        kernelCache.set(k, kernel);
       }
       let user: ProfileFrame[] = [];
       if (s.userStack.length > 0) {
-        const k = `${s.pid}:${keyOf(s.userStack)}`;
-        user = userCache.get(k) ?? symbolizer.symbolizeUser(s.pid, callSites(s.userStack));
-        userCache.set(k, user);
+        let byStack = userCache.get(s.pid);
+        if (!byStack) userCache.set(s.pid, (byStack = new Map()));
+        const cached = byStack.get(s.userStack) ?? (s.userStackKey !== undefined ? symbolizer.cachedUserStack(s.pid, s.userStackKey) : undefined);
+        if (cached) user = cached;
+        else user = symbolizer.symbolizeUser(s.pid, callSites(s.userStack), s.userStackKey);
+        byStack.set(s.userStack, user);
       }
       const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
       samples.push({

@@ -158,7 +158,9 @@ describe('demangle: the demangler bomb (issue 10)', () => {
       console.log(`${what}: ${name.length} bytes, given up in ${ms.toFixed(2)} ms`);
       expect(out, what).toBeUndefined();
       expect(budget.overBudget, what).toBe(true);
-      expect(ms, what).toBeLessThan(20);
+      // Typically 1-5 ms; the bound leaves room for a loaded CI machine (it failed at 20 ms with four CPU hogs on
+      // two cores) while staying far from the minute the bomb took before it was bounded.
+      expect(ms, what).toBeLessThan(250);
     }
     // c++filt agrees that they are valid names (it prints them, however long): only the budget refuses them.
     const small = Object.values(demanglerBombs(4));
