@@ -18,6 +18,7 @@ import {
   type CpuSource,
 } from '../sources/index.js';
 import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
+import { readProcessStats } from './process-stats.js';
 import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
 import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
@@ -93,6 +94,8 @@ export class Agent {
   private readonly symbolizer: Symbolizer;
   readonly memory: MemoryBudget;
   private readonly drainDurations = new Log2Recorder();
+  /** Per profile type: time to symbolize and store a window. */
+  private readonly symbolizeDurations = new Map<ProfileKind, Log2Recorder>();
   private readonly lost = new Map<string, number>();
   private readonly drainHealth = new Map<ProfileKind, DrainHealth>();
   private readonly windowsLost = new Map<ProfileKind, Record<LostWindowReason, number>>();
@@ -204,8 +207,12 @@ export class Agent {
         this.lost.set(key, (this.lost.get(key) ?? 0) + n);
       }
       try {
+        const t0 = process.hrtime.bigint();
         const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
         this.stores.get(kind)?.add(data, w.endNs);
+        let rec = this.symbolizeDurations.get(kind);
+        if (!rec) this.symbolizeDurations.set(kind, (rec = new Log2Recorder()));
+        rec.record(process.hrtime.bigint() - t0);
       } catch (err) {
         // The whole window is gone: every sample in it is lost, not one error.
         const key = `${kind}_symbolize_error`;
@@ -327,6 +334,9 @@ export class Agent {
       runqueueLatency: (): HistogramSeries[] => this.latency.get('runqlat')?.series() ?? [],
       blockIoLatency: (): HistogramSeries[] => this.latency.get('biolatency')?.series() ?? [],
       drainDurations: (): HistogramSeries[] => [{ attributes: {}, histogram: this.drainDurations.snapshot() }],
+      symbolizeDurations: (): HistogramSeries[] =>
+        [...this.symbolizeDurations].map(([profile, rec]) => ({ attributes: { profile }, histogram: rec.snapshot() })),
+      processStats: () => readProcessStats(),
       samplesLost: () => {
         const out: Record<string, number> = {};
         for (const [k, v] of this.lost) out[k] = v;

@@ -73,6 +73,16 @@ describe('failed drains and symbolization (kernel)', () => {
     expect(value(text, 'hotpath_memory_budget_bytes{part="history"}')).toBe(agent.memory.historyBytes);
     expect(value(text, 'hotpath_memory_used_bytes{part="history"}')).toBeGreaterThan(0);
     expect(value(text, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    // The agent's own cost as Prometheus client libraries name it, and each window's symbolization time.
+    const cpu = value(text, 'process_cpu_seconds_total');
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu).toBeLessThan(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 + 1);
+    expect(text).toContain('# TYPE process_cpu_seconds_total counter');
+    expect(value(text, 'process_open_fds')).toBeGreaterThan(3);
+    expect(value(text, 'process_max_fds')).toBeGreaterThanOrEqual(value(text, 'process_open_fds')!);
+    expect(value(text, 'process_virtual_memory_bytes')).toBeGreaterThan(value(text, 'process_resident_memory_bytes')!);
+    expect(Math.abs(value(text, 'process_start_time_seconds')! - (Date.now() / 1000 - process.uptime()))).toBeLessThan(5);
+    expect(value(text, 'hotpath_symbolize_duration_seconds_count{profile="cpu"}')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'hotpath_windows_dropped_total{profile="cpu",reason="memory"}')).toBe(0);
     expect(value(text, 'hotpath_samples_lost_total{reason="runqlat_start_map_full"}')).toBe(0);
     expect(value(text, 'hotpath_samples_lost_total{reason="runqlat_task_storage"}')).toBe(0);

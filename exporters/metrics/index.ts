@@ -18,6 +18,7 @@ export type {
   HotpathMetricProducerOptions,
   MemoryStats,
   MetricsSource,
+  ProcessStats,
   ProducerStats,
   ProgramStats,
   UnwinderStats,

@@ -71,6 +71,23 @@ export interface MetricsSource {
   memory?(): MemoryStats | undefined;
   /** hotpath_http_requests_rejected_total{route,code}: requests answered 4xx (429 past the limits, 401, 421...). */
   httpRequestsRejected?(): readonly { route: string; code: string; requests: number }[];
+  /** The process's own cost, named as every Prometheus client library names it (process_*). */
+  processStats?(): ProcessStats | undefined;
+  /** hotpath_symbolize_duration_seconds{profile}: time to symbolize and store one window. */
+  symbolizeDurations?(): HistogramSeries[];
+}
+
+/** The standard process_* metrics of Prometheus client libraries. */
+export interface ProcessStats {
+  /** process_cpu_seconds_total: user and system CPU time of every thread. */
+  cpuSeconds: number;
+  /** process_virtual_memory_bytes. */
+  virtualBytes?: number;
+  /** process_open_fds and process_max_fds (the soft RLIMIT_NOFILE). */
+  openFds?: number;
+  maxFds?: number;
+  /** process_start_time_seconds: since the Unix epoch. */
+  startTimeSeconds: number;
 }
 
 /** Cumulative count of one profile type's windows dropped for one reason. */
@@ -138,6 +155,12 @@ export const MetricNames = {
   memoryUsed: 'hotpath_memory_used_bytes',
   memoryEvictions: 'hotpath_memory_evictions_total',
   residentMemory: 'process_resident_memory_bytes',
+  processCpu: 'process_cpu_seconds_total',
+  processVirtualMemory: 'process_virtual_memory_bytes',
+  processOpenFds: 'process_open_fds',
+  processMaxFds: 'process_max_fds',
+  processStartTime: 'process_start_time_seconds',
+  symbolizeDuration: 'hotpath_symbolize_duration_seconds',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -216,6 +239,31 @@ export class HotpathMetricProducer implements MetricProducer {
     histogram(MetricNames.drainDuration, 'Time taken to drain the kernel maps once.', () =>
       this.source.drainDurations(),
     );
+    if (this.source.symbolizeDurations) {
+      const read = this.source.symbolizeDurations.bind(this.source);
+      histogram(MetricNames.symbolizeDuration, 'Time taken to symbolize and store one window, by profile.', read);
+    }
+    if (this.source.processStats) {
+      let stats: ProcessStats | undefined | null = null;
+      const readStats = () => (stats === null ? (stats = this.source.processStats?.()) : stats);
+      const gauge = (name: string, description: string, unit: string, value: number | undefined): MetricData => ({
+        descriptor: { name, description, unit, valueType: ValueType.DOUBLE },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: value === undefined || !Number.isFinite(value) ? [] : [{ startTime: this.startTime, endTime, attributes: {}, value }],
+      });
+      add(MetricNames.processCpu, () => {
+        const st = readStats();
+        const points = st ? [{ attributes: {}, value: st.cpuSeconds }] : [];
+        return this.sumMetric(MetricNames.processCpu, 'Total user and system CPU time spent in seconds.', 's', points, endTime, errors);
+      });
+      add(MetricNames.processVirtualMemory, () => gauge(MetricNames.processVirtualMemory, 'Virtual memory size in bytes.', 'By', readStats()?.virtualBytes));
+      add(MetricNames.processOpenFds, () => gauge(MetricNames.processOpenFds, 'Number of open file descriptors.', '', readStats()?.openFds));
+      add(MetricNames.processMaxFds, () => gauge(MetricNames.processMaxFds, 'Maximum number of open file descriptors.', '', readStats()?.maxFds));
+      add(MetricNames.processStartTime, () =>
+        gauge(MetricNames.processStartTime, 'Start time of the process since unix epoch in seconds.', 's', readStats()?.startTimeSeconds),
+      );
+    }
     add(MetricNames.samplesLost, () => {
       const lost = this.source.samplesLost();
       const points = Object.keys(lost).map((reason) => ({ attributes: { reason }, value: toNumber(lost[reason]) }));
