@@ -133,6 +133,7 @@ export class Agent {
             minBlockNs: options.minBlockNs,
             unwind: options.unwind,
             unwindTableBytes: options.unwindTableBytes,
+            windowSeconds: options.windowSeconds,
             // The off-CPU program walks with the CPU program's tables when both run (cpu starts first).
             shareTables: (agent.sources.get('cpu') as CpuSource | undefined)?.sharedTables(),
             log: agent.log,

@@ -29,10 +29,43 @@ export interface CpuSourceOptions {
   unwind?: UnwindMode;
   /** Kernel memory for unwind tables (bytes; rows of 16 bytes). */
   unwindTableBytes?: number;
+  /** How often the maps are drained: with hz and the CPUs, sizes the maps (cpuMapSizes). Default 10 s. */
+  windowSeconds?: number;
   log?: (line: string) => void;
 }
 
 export type UnwindMode = 'dwarf' | 'fp';
+
+/** Per-window sample keys and stacks are sized for this many samples at least (small machines)... */
+export const MIN_MAP_SAMPLES = 4096;
+/** ...and at most (a 256-CPU node at 99 Hz and 10 s windows: 253k samples). */
+export const MAX_MAP_SAMPLES = 1 << 18;
+/** Bytes of one STACK_TRACE entry (127 addresses and the bucket header) and of one own user stack. */
+const KERNEL_STACK_ENTRY_BYTES = 127 * 8 + 16;
+const USER_STACK_ENTRY_BYTES = USER_STACK_SIZE + 8 + 64;
+const COUNT_ENTRY_BYTES = CPU_SAMPLE_KEY_SIZE + CPU_SAMPLE_VALUE_SIZE + 64;
+
+export interface CpuMapSizes {
+  /** Samples one window can hold at most: every CPU busy the whole window. */
+  samplesPerWindow: number;
+  /** Entries of each counts map and each stack map (kernel STACK_TRACE and own user stacks), per buffer. */
+  entries: number;
+  /** Kernel memory of the two buffers at their fullest (the STACK_TRACE maps are preallocated). */
+  bytes: number;
+}
+
+/**
+ * Map sizes for `cpus` CPUs sampled at `hz` and drained every `windowSeconds`: one entry per sample a window
+ * can take (every key and stack distinct), rounded up to a power of two within [MIN_MAP_SAMPLES,
+ * MAX_MAP_SAMPLES]. A 2-CPU machine gets 4096 entries (fixed 16,384/32,768 before); a 64-CPU node 65,536.
+ */
+export function cpuMapSizes(cpus: number, hz: number, windowSeconds: number): CpuMapSizes {
+  const samplesPerWindow = Math.ceil(Math.max(1, cpus) * Math.max(1, hz) * Math.max(1, windowSeconds));
+  let entries = MIN_MAP_SAMPLES;
+  while (entries < samplesPerWindow && entries < MAX_MAP_SAMPLES) entries *= 2;
+  const bytes = 2 * entries * (KERNEL_STACK_ENTRY_BYTES + USER_STACK_ENTRY_BYTES + COUNT_ENTRY_BYTES);
+  return { samplesPerWindow, entries, bytes };
+}
 
 /** The walker's cumulative counters (enum unwind_end) and, for the source that owns them, its tables' state. */
 export interface UnwindStats {
@@ -123,6 +156,12 @@ export class CpuSource implements StackSource {
       object.map('.rodata').setInitialValue(encodeCpuProfileConfig({ pids: opts.pids ?? [], includeIdle: !!opts.includeIdle, unwindTables: walker }));
       const rows = Math.max(1, Math.floor((walker ? (opts.unwindTableBytes ?? DEFAULT_UNWIND_TABLE_BYTES) : 0) / UNWIND_ROW_SIZE));
       object.map('unwind_rows').setMaxEntries(rows);
+      const sizes = cpuMapSizes(onlineCpus().length, opts.hz, opts.windowSeconds ?? 10);
+      for (const name of ['counts_0', 'counts_1', 'stacks_0', 'stacks_1', 'user_stacks_0', 'user_stacks_1']) object.map(name).setMaxEntries(sizes.entries);
+      opts.log?.(
+        `cpu: maps sized for ${sizes.samplesPerWindow} samples per window (${sizes.entries} entries per map, ` +
+          `up to ${(sizes.bytes / 1048576).toFixed(0)} MiB of kernel memory)`,
+      );
       object.program('sample_cpu').setAutoload(walker);
       object.program('sample_cpu_fp').setAutoload(!walker);
       object.load();

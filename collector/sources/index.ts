@@ -30,6 +30,8 @@ export interface StackSourceOptions {
   unwindTableBytes?: number;
   /** Off-CPU: the CPU source's tables, to share. */
   shareTables?: SharedUnwindTables;
+  /** CPU: seconds between drains (sizes the maps with hz and the CPUs; default 10). */
+  windowSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -37,7 +39,8 @@ export interface StackSourceOptions {
 export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): StackSource {
   if (kind === 'cpu') {
     return CpuSource.start({
-      hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, log: opts.log,
+      hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes,
+      windowSeconds: opts.windowSeconds, log: opts.log,
     });
   }
   return OffcpuSource.start({

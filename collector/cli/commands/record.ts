@@ -62,7 +62,7 @@ export const recordCommand: Command = {
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
-    const source = startStackSource(kind, { hz, pids, includeIdle, minBlockNs, unwind, unwindTableBytes });
+    const source = startStackSource(kind, { hz, pids, includeIdle, minBlockNs, unwind, unwindTableBytes, windowSeconds: RECORD_WINDOW_S });
     const symbolizer = new Symbolizer();
     const windows: ProfileData[] = [];
     const lost: Record<string, number> = {};

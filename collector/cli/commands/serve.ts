@@ -29,7 +29,11 @@ Flags:
   --hz N               CPU samples per second per CPU (default 99)
   --programs LIST      comma-separated: cpu,offcpu,runqlat,biolatency (default: all). A program that fails
                        to attach is logged, reported on / and in hotpath_samples_lost_total, and the others run.
-  --window DURATION    how often the kernel maps are drained (default 10s)
+  --window DURATION    how often the kernel maps are drained (default 10s). The CPU program's maps hold one
+                       window: sized for online CPUs x --hz x --window samples (a power of two, at least 4096, at
+                       most 262144 entries, two buffers of about 2.2 KiB of kernel memory per entry at their
+                       fullest; logged at start: 18 MiB for 2 CPUs at 99 Hz, 280 MiB for 64). Past the bound,
+                       samples are counted in hotpath_samples_lost_total
   --retention DURATION how much history is kept for from/to queries (default 1h)
   --memory-limit SIZE  the agent's memory budget (default 192M: fits a 256 MiB container with headroom; at
                        least ${MIN_MEMORY_LIMIT_BYTES >> 20}M). ${RUNTIME_RESERVE_BYTES >> 20}M of it is left to Node.js and the requests in flight; of the rest, half
