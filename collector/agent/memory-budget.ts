@@ -11,9 +11,10 @@ export const DEFAULT_MEMORY_LIMIT_BYTES = 192 * MiB;
 /**
  * What the budget leaves to the runtime: Node.js with its modules, libbpf and BTF, the programs' user side,
  * kernel symbols (10-20 MB, outside the symbolizer's budget) and the merges and encodings of requests in flight.
- * Measured on Node 20 with every program attached and `--unwind fp`: 72 MiB resident before loading anything,
- * 125 MiB after 30 s of which about 15 MiB were history and symbol caches. The DWARF unwind tables' builder (a
- * worker thread, `--unwind dwarf`) adds about 90 MiB more while it builds, outside this budget.
+ * Measured on Node 20 with every program attached and the defaults (`--unwind dwarf`), a spinning process and
+ * stress-ng running: 113-126 MiB resident in steady state (40 MiB of it Node.js itself) once the C heap's free pages
+ * are handed back after each window; before that (and before the history was kept as ids) 150-210 MiB. The DWARF
+ * unwind tables' builder (a worker thread, stopped when idle) adds tens of MiB while it builds, outside this budget.
  */
 export const RUNTIME_RESERVE_BYTES = 128 * MiB;
 /** Below this the history and symbol parts (16 MiB each at the minimum) would be too small to be of use. */
