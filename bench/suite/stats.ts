@@ -70,14 +70,5 @@ export function ratioRuns(a: readonly number[], b: readonly number[]): number[] 
   return [sa.median / sb.median];
 }
 
-/** Mulberry32: a small seeded PRNG, so synthetic windows are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG the fuzz tests use (mulberry32), so synthetic windows are the same on every run. */
+export { prng as seededRandom } from '../../collector/test-support/prng.js';
