@@ -246,12 +246,8 @@ export class HotpathMetricProducer implements MetricProducer {
     if (this.source.processStats) {
       let stats: ProcessStats | undefined | null = null;
       const readStats = () => (stats === null ? (stats = this.source.processStats?.()) : stats);
-      const gauge = (name: string, description: string, unit: string, value: number | undefined): MetricData => ({
-        descriptor: { name, description, unit, valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: value === undefined || !Number.isFinite(value) ? [] : [{ startTime: this.startTime, endTime, attributes: {}, value }],
-      });
+      const gauge = (name: string, description: string, unit: string, value: number | undefined): MetricData =>
+        this.gaugeMetric(name, description, unit, value === undefined || !Number.isFinite(value) ? [] : [{ attributes: {}, value }], endTime, ValueType.DOUBLE);
       add(MetricNames.processCpu, () => {
         const st = readStats();
         const points = st ? [{ attributes: {}, value: st.cpuSeconds }] : [];
@@ -332,12 +328,8 @@ export class HotpathMetricProducer implements MetricProducer {
       add(MetricNames.unwindFrames, () =>
         this.sumMetric(MetricNames.unwindFrames, 'User frames stepped, by table row or by frame pointer.', '', points(readUnwind()?.frames, 'method'), endTime, errors),
       );
-      const gauge = (name: string, description: string, unit: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData => ({
-        descriptor: { name, description, unit, valueType: ValueType.INT },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: dataPoints.map((p) => ({ startTime: this.startTime, endTime, ...p })),
-      });
+      const gauge = (name: string, description: string, unit: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData =>
+        this.gaugeMetric(name, description, unit, dataPoints, endTime);
       add(MetricNames.unwindTableBytes, () => {
         const u = readUnwind();
         return gauge(MetricNames.unwindTableBytes, 'Kernel memory the unwind tables use.', 'By', u ? [{ attributes: {}, value: u.tableBytes }] : []);
@@ -380,12 +372,8 @@ export class HotpathMetricProducer implements MetricProducer {
     if (this.source.memory) {
       let memory: MemoryStats | undefined | null = null;
       const readMemory = () => (memory === null ? (memory = this.source.memory?.()) : memory);
-      const gauge = (name: string, description: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData => ({
-        descriptor: { name, description, unit: 'By', valueType: ValueType.INT },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: dataPoints.map((p) => ({ startTime: this.startTime, endTime, ...p })),
-      });
+      const gauge = (name: string, description: string, dataPoints: { attributes: Attributes; value: number }[]): MetricData =>
+        this.gaugeMetric(name, description, 'By', dataPoints, endTime);
       const parts = () => readMemory()?.parts ?? [];
       add(MetricNames.memoryLimit, () => {
         const m = readMemory();
@@ -421,6 +409,23 @@ export class HotpathMetricProducer implements MetricProducer {
       // The reader keeps the SDK's resource and ignores this one.
       resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics }] },
       errors,
+    };
+  }
+
+  /** A gauge of the given points (integers unless said), stamped now. */
+  private gaugeMetric(
+    name: string,
+    description: string,
+    unit: string,
+    dataPoints: { attributes: Attributes; value: number }[],
+    endTime: HrTime,
+    valueType: ValueType = ValueType.INT,
+  ): MetricData {
+    return {
+      descriptor: { name, description, unit, valueType },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints: dataPoints.map((p) => ({ startTime: this.startTime, endTime, ...p })),
     };
   }
 
