@@ -39,7 +39,8 @@ export interface ProcessState {
   mapsHash: number;
   /**
    * Symbolized user stacks by the program's hash of their addresses, kept across windows while the maps are
-   * unchanged (only stacks whose every frame is named in a file: JIT and unnamed frames may change meaning).
+   * unchanged (only stacks whose every frame was looked up in a file that was read: JIT frames and files not
+   * read yet may change meaning).
    */
   stacks?: Map<bigint, ProfileFrame[]>;
 }

@@ -132,13 +132,17 @@ describe('Symbolizer memory bounds', () => {
     s.endDrain();
     s.beginDrain();
     expect(s.cachedUserStack(p.pid, key)).toBe(first);
-    // Another key for a stack with an address no file names: not kept.
+    // Another key for a stack with an address outside every mapping: not kept.
     const unnamed = s.symbolizeUser(p.pid, [0x10n], 0x99n);
     expect(unnamed[0].functionName).toBeUndefined();
+    // An address in the file that no symbol covers (its headers) is unnamed for good: kept.
+    const inHeaders = s.symbolizeUser(p.pid, [BASE + 0x10n, addrs[0]], 0x77n);
+    expect(inHeaders.map((f) => f.functionName)).toEqual([undefined, names[0]]);
     s.endDrain();
     s.beginDrain();
     expect(s.cachedUserStack(p.pid, 0x99n)).toBeUndefined();
-    expect(s.stats.stackCacheHits).toBe(1);
+    expect(s.cachedUserStack(p.pid, 0x77n)).toBe(inHeaders);
+    expect(s.stats.stackCacheHits).toBe(2);
     s.endDrain();
     // The process mapped something else (dlopen, exec): its kept stacks go.
     fs.writeFileSync(path.join(procRoot, String(p.pid), 'maps'), line + line.replace('/app', '/app2').replace(BASE.toString(16), (BASE + 0x2000000n).toString(16)));

@@ -179,7 +179,8 @@ export class Symbolizer {
 
   /**
    * Names user-space addresses of `pid` (same order as the input). With `key` (the program's hash of the
-   * addresses) a stack whose every frame was named in a file is kept for later windows. Never throws.
+   * addresses) a stack whose every frame was looked up in a file that was read is kept for later windows.
+   * Never throws.
    */
   symbolizeUser(pid: number, addrs: readonly bigint[], key?: bigint): ProfileFrame[] {
     const st = this.processes.withMaps(pid);
@@ -193,7 +194,9 @@ export class Symbolizer {
         frame = { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
       }
       this.count(frame);
-      if (frame.kind !== 'native' || frame.functionName === undefined) keep = false;
+      // Kept: named frames, and unnamed ones in a file that was read and has symbols (a stripped library's
+      // internal function stays unnamed). Not kept: JIT and unknown frames, files not read yet or unreadable.
+      if (frame.kind !== 'native' || (frame.functionName === undefined && !frame.mapping?.hasFunctions)) keep = false;
       out.push(frame);
     }
     if (keep) this.processes.cacheStack(st, key!, out);
