@@ -108,17 +108,13 @@ export function* mergeStoredSteps(sel: StoredSelection): Generator<void, MergedS
 
   const samples: ProfileSample[] = [];
   for (let e = 0; e < count; e++) {
-    const frames = catalog.stackFrames(stacks[e]);
-    const set = catalog.labelSet(labels[e]);
-    if (!frames || !set) {
+    const values = new Array<number>(nTypes);
+    for (let t = 0; t < nTypes; t++) values[t] = sums[e * nTypes + t];
+    const s = catalog.sample(stacks[e], labels[e], values);
+    if (!s) {
       gone++;
       continue;
     }
-    const values = new Array<number>(nTypes);
-    for (let t = 0; t < nTypes; t++) values[t] = sums[e * nTypes + t];
-    const s: ProfileSample = { frames, values };
-    if (set.numLabels) s.numLabels = set.numLabels;
-    if (set.strLabels) s.strLabels = set.strLabels;
     samples.push(s);
     if ((e + 1) % SAMPLES_PER_STEP === 0) yield;
   }

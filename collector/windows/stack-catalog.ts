@@ -152,6 +152,17 @@ export class StackCatalog {
     return out;
   }
 
+  /** A sample again from its ids and values; undefined once its stack or label set was freed. */
+  sample(stackId: number, labelId: number, values: number[]): ProfileSample | undefined {
+    const frames = this.stackFrames(stackId);
+    const set = this.labelSet(labelId);
+    if (!frames || !set) return undefined;
+    const s: ProfileSample = { frames, values };
+    if (set.numLabels) s.numLabels = set.numLabels;
+    if (set.strLabels) s.strLabels = set.strLabels;
+    return s;
+  }
+
   /** The label set, or undefined once it was freed. */
   labelSet(labelId: number): LabelSet | undefined {
     return this.labels.get(labelId)?.labels;

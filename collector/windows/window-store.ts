@@ -124,15 +124,8 @@ export class WindowStore {
     const nTypes = w.sampleTypes.length;
     const samples: ProfileSample[] = [];
     for (let i = 0; i < w.stacks.length; i++) {
-      const frames = this.catalog.stackFrames(w.stacks[i]);
-      const labels = this.catalog.labelSet(w.labels[i]);
-      if (!frames || !labels) continue;
-      samples.push({
-        frames,
-        values: Array.from(w.values.subarray(i * nTypes, (i + 1) * nTypes)),
-        ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
-        ...(labels.strLabels ? { strLabels: labels.strLabels } : {}),
-      });
+      const s = this.catalog.sample(w.stacks[i], w.labels[i], Array.from(w.values.subarray(i * nTypes, (i + 1) * nTypes)));
+      if (s) samples.push(s);
     }
     return {
       sampleTypes: w.sampleTypes,
