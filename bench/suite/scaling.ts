@@ -4,20 +4,17 @@
 // executable files, a third of the samples with kernel stacks through /proc/kallsyms text addresses. The
 // addresses are synthetic (random offsets into real text), so every frame goes through the real symbolizer.
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { gzip as gzipCallback } from 'node:zlib';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget } from '../../collector/agent/memory-budget.js';
 import type { RawStackSample } from '../../collector/sources/index.js';
 import { Symbolizer } from '../../collector/symbolize/index.js';
 import { buildWindowProfile } from '../../collector/windows/window-profile.js';
-import { encodePprofSteps, PprofBuilder } from '../../exporters/pprof/index.js';
+import { encodePprofSteps, gzipPprof, PprofBuilder } from '../../exporters/pprof/index.js';
 import { haveCommand, sleep, type ProcessGroup, type Tracked } from './procs.js';
 import type { Section } from './section.js';
 import { seededRandom, type Row } from './stats.js';
 
-const gzip = promisify(gzipCallback);
 const SECTION = 'scaling';
 const MiB = 1024 * 1024;
 
@@ -40,7 +37,8 @@ const NODE_SAMPLES_PER_WINDOW = 64 * 99 * 10;
 /**
  * A window of `distinct` distinct stacks over the fixture's processes (a few of them hot), deterministic for a
  * seed. User stacks are 10-30 frames, leaf first: a per-process trunk (the thread's entry path) under random
- * frames; about a third of the samples also have a kernel stack of 3-14 frames.
+ * frames; about a third of the samples also have a kernel stack of 3-14 frames. User stacks carry a 64-bit key
+ * as the CPU program's do.
  */
 export function syntheticWindow(fixture: WindowFixture, distinct: number, seed = 1): RawStackSample[] {
   const rand = seededRandom(seed);
@@ -74,9 +72,18 @@ export function syntheticWindow(fixture: WindowFixture, distinct: number, seed =
     if (seen.has(key)) continue;
     seen.add(key);
     const count = 1 + Math.floor(rand() * 2 * Math.max(0, NODE_SAMPLES_PER_WINDOW / distinct - 1));
-    out.push({ pid: pool.pid, tid, comm: pool.comm, kernelStack, userStack, count });
+    // The key the CPU program gives a user stack (a 64-bit hash of its addresses): the symbolizer keeps named
+    // stacks across windows by it.
+    out.push({ pid: pool.pid, tid, comm: pool.comm, kernelStack, userStack, count, userStackKey: stackHash(userStack) });
   }
   return out;
+}
+
+/** A 64-bit hash of a user stack's addresses (FNV-1a), standing for the key the CPU program computes. */
+function stackHash(addrs: readonly bigint[]): bigint {
+  let h = 0xcbf29ce484222325n;
+  for (const a of addrs) h = BigInt.asUintN(64, (h ^ a) * 0x100000001b3n);
+  return h;
 }
 
 /** Executable file mappings of a process from its maps text: [start, end) and path. */
@@ -194,7 +201,7 @@ export async function buildAndEncode(raw: RawStackSample[], symbolizer: Symboliz
   while (!step.done) step = steps.next();
   const t3 = performance.now();
   mark();
-  const gz = await gzip(step.value);
+  const gz = await gzipPprof(step.value);
   const t4 = performance.now();
   mark();
   let frames = 0;
@@ -320,7 +327,8 @@ export const scalingSection: Section = {
     'of 3-14 frames from /proc/kallsyms. Each window goes through the real path: `buildWindowProfile` with the ' +
     'Symbolizer the agent makes (its default share of `--memory-limit`), the exporters\' `PprofBuilder` as the HTTP ' +
     'route feeds it, `encodePprofSteps` and gzip. Cold: a fresh Symbolizer (ELF files parsed, maps read) on its first ' +
-    'window; warm: the same windows again. Heap growth is the highest `heapUsed` at the end of a stage over the ' +
+    'window; warm: the same windows again (user stacks carry a 64-bit key as the CPU program\'s do, so the warm runs ' +
+    'find them in the symbolizer\'s cross-window stack cache as the agent\'s later windows do). Heap growth is the highest `heapUsed` at the end of a stage over the ' +
     'figure after a forced GC before the run; "kept after GC" is what the cold run leaves (the symbol caches). ' +
     'Chart: bench/scaling.svg.',
   estimateS: (quick) => (quick ? 10 : 45),

@@ -9,13 +9,11 @@
 // windows into one profile, encoding): it runs a slice at a time on the event loop (time-slicer.ts) so
 // /metrics and /healthz answer in between, and flamegraph pages are laid out in a worker thread. A client that
 // goes away aborts its request's work; close() answers what is pending and drops every connection at once.
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { encodePprofSteps } from '../../exporters/pprof/index.js';
+import { encodePprofSteps, gzipPprof } from '../../exporters/pprof/index.js';
 import type { MetricsExporter } from '../../exporters/metrics/index.js';
 import type { Agent, ProfileSelection } from '../agent/agent.js';
 import type { ProfileKind } from '../sources/index.js';
@@ -30,8 +28,6 @@ import { SharedBuilds } from './shared-builds.js';
 import { SymbolTable } from './symbolz.js';
 import { DEFAULT_SLICE_MS, TimeSlicer } from './time-slicer.js';
 import { authenticates, type WebConfig } from './web-config.js';
-
-const gzip = promisify(gzipCallback);
 
 /** Largest symbol query body read (pprof posts about 20 bytes per unnamed address). */
 export const MAX_SYMBOL_QUERY_BYTES = 2 * 1024 * 1024;
@@ -465,7 +461,7 @@ export class HttpServer {
       const raw = await this.slicer.run(encodePprofSteps(profile), signal);
       if (format === 'pprof') {
         await this.slicer.run(this.symbols.rememberProfileSteps(profile), signal);
-        return await gzip(raw);
+        return await gzipPprof(raw);
       }
       const title = `hotpath ${selection.kind === 'cpu' ? 'CPU' : 'off-CPU'} flamegraph`;
       const { html } = await this.render.run({ type: 'flamegraph', raw, title }, [raw.buffer as ArrayBuffer]);

@@ -31,6 +31,11 @@ export interface ProcessState {
   /** Resolved file per maps line (kept across drains while the line is unchanged); null = failed this drain. */
   files: Map<string, FileEntry | null>;
   failedDrain: Map<string, number>;
+  /**
+   * This window's answers of `fileFor` by the maps line object itself (emptied when the maps are read again): a
+   * window asks once per frame, and the line key (four numbers and a path joined) cost more than the lookup.
+   */
+  resolved: Map<ProcMapping, FileEntry | null>;
   perfMap?: PerfMapState;
   perfMapDrain: number;
   meta?: ProcessMetadata;
@@ -146,6 +151,7 @@ export class ProcessTable {
     this.mapsTotal -= st.mapsBytes;
     st.mapsBytes = 0;
     st.maps = undefined;
+    st.resolved.clear();
     this.perfMaps.release(st.perfMap);
     st.perfMap = undefined;
   }
@@ -187,12 +193,14 @@ export class ProcessTable {
         const parsed = parseProcMaps(r.text, { executableOnly: true });
         if (r.truncated || parsed.truncated) this.stats.mapsTruncated++;
         st.maps = parsed.mappings;
+        st.resolved.clear();
         for (const m of st.maps) st.mapsBytes += MAPPING_BYTES + m.path.length;
         this.mapsTotal += st.mapsBytes;
         if (st.files.size > st.maps.length) pruneFiles(st, st.maps);
       } else {
         st.maps = undefined;
         st.files.clear();
+        st.resolved.clear();
         this.forgetStacks(st);
         st.mapsHash = 0;
         if (r.code === 'ENOENT' || r.code === 'ESRCH') this.stats.processesGone++;
@@ -205,6 +213,15 @@ export class ProcessTable {
 
   /** The parsed file behind maps line `m`; a file that failed is not tried again in the same window. */
   fileFor(pid: number, st: ProcessState, m: ProcMapping): FileEntry | undefined {
+    const known = st.resolved.get(m);
+    if (known === null) return undefined;
+    if (known && !known.evicted) return known;
+    const entry = this.resolveFile(pid, st, m);
+    st.resolved.set(m, entry ?? null);
+    return entry;
+  }
+
+  private resolveFile(pid: number, st: ProcessState, m: ProcMapping): FileEntry | undefined {
     const key = lineKey(m);
     const cached = st.files.get(key);
     if (cached && !cached.evicted) {
@@ -235,7 +252,7 @@ export class ProcessTable {
   private stateOf(pid: number): ProcessState {
     let st = this.pids.get(pid);
     if (!st) {
-      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), perfMapDrain: -1, metaDrain: -1, mapsHash: 0 };
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), resolved: new Map(), perfMapDrain: -1, metaDrain: -1, mapsHash: 0 };
       this.pids.set(pid, st);
       this.enforceCaps(pid);
     } else if (st.lastSeenDrain !== this.drain) {

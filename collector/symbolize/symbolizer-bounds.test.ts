@@ -151,6 +151,33 @@ describe('Symbolizer memory bounds', () => {
     s.endDrain();
   });
 
+  it('keeps stacks through a file stripped of every symbol (read, names final), not through one it could not read', () => {
+    const procRoot = makeTempDir('hotpath-bounds-proc-');
+    const p = fakeProcess(procRoot);
+    const stripped = path.join(p.root, 'stripped');
+    execFileSync('objcopy', ['--strip-all', many, stripped]);
+    const blob = path.join(p.root, 'blob');
+    fs.writeFileSync(blob, Buffer.alloc(0x2000, 0x41)); // not ELF
+    const other = BASE + 0x1000000n;
+    fs.writeFileSync(
+      path.join(procRoot, String(p.pid), 'maps'),
+      `${BASE.toString(16)}-${(BASE + 0x100000n).toString(16)} r-xp 00000000 fd:01 ${fs.statSync(stripped).ino}   /stripped\n` +
+        `${other.toString(16)}-${(other + 0x2000n).toString(16)} r-xp 00000000 fd:01 ${fs.statSync(blob).ino}   /blob\n`,
+    );
+    const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null, maxParseBytesPerDrain: 1 << 30 });
+    const inStripped = [BASE + 0x1200n, BASE + 0x1300n];
+    s.beginDrain();
+    const kept = s.symbolizeUser(p.pid, inStripped, 0x51n);
+    expect(kept.map((f) => f.functionName)).toEqual([undefined, undefined]);
+    const notKept = s.symbolizeUser(p.pid, [BASE + 0x1200n, other + 0x10n], 0x52n);
+    expect(notKept.map((f) => f.kind)).toEqual(['native', 'native']);
+    s.endDrain();
+    s.beginDrain();
+    expect(s.cachedUserStack(p.pid, 0x51n)).toBe(kept);
+    expect(s.cachedUserStack(p.pid, 0x52n)).toBeUndefined();
+    s.endDrain();
+  });
+
   it('caps what all perf maps keep together, and counts what it leaves unread', () => {
     const procRoot = makeTempDir('hotpath-bounds-proc-');
     const maxCacheBytes = 4 << 20; // 1 MiB for perf maps

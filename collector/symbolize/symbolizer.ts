@@ -194,9 +194,10 @@ export class Symbolizer {
         frame = { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
       }
       this.count(frame);
-      // Kept: named frames, and unnamed ones in a file that was read and has symbols (a stripped library's
-      // internal function stays unnamed). Not kept: JIT and unknown frames, files not read yet or unreadable.
-      if (frame.kind !== 'native' || (frame.functionName === undefined && !frame.mapping?.hasFunctions)) keep = false;
+      // Kept: named frames, and unnamed ones in a file that was read (a stripped executable's functions stay
+      // unnamed until a debug file attaches, which empties every kept stack). Not kept: JIT and unknown frames,
+      // files not read yet or unreadable (they may be read in a later window).
+      if (frame.kind !== 'native' || (frame.functionName === undefined && !this.frameFromReadFile)) keep = false;
       out.push(frame);
     }
     if (keep) this.processes.cacheStack(st, key!, out);
@@ -212,18 +213,28 @@ export class Symbolizer {
     else this.stats.unknownFrames++;
   }
 
+  /** Set by `userFrame`: the frame it returned was looked up in a file that was read (its name is final). */
+  private frameFromReadFile = false;
+
   private userFrame(pid: number, st: ProcessState, addr: bigint): ProfileFrame {
+    this.frameFromReadFile = false;
     if (!st.maps) return { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
     const m = findMapping(st.maps, addr);
     if (m && (m.kind === 'file' || m.kind === 'memfd')) {
       const entry = this.processes.fileFor(pid, st, m);
-      if (entry?.elf) return this.elfFiles.frameAt(entry, addr - m.start + m.offset, addr);
+      if (entry?.elf) {
+        this.frameFromReadFile = true;
+        return this.elfFiles.frameAt(entry, addr - m.start + m.offset, addr);
+      }
       // A memfd that is not ELF is likely JIT code: fall through to the perf map.
       if (m.kind === 'file') return { address: addr, kind: 'native', mapping: entry?.mapping ?? this.elfFiles.failedMapping(m.path) };
     }
     if (m && m.kind === 'vdso') {
       const entry = this.vdso.entryFor(pid, m);
-      if (entry) return this.elfFiles.frameAt(entry, addr - m.start, addr);
+      if (entry) {
+        this.frameFromReadFile = true;
+        return this.elfFiles.frameAt(entry, addr - m.start, addr);
+      }
       return { address: addr, functionName: '[vdso]', systemName: '[vdso]', kind: 'native', mapping: UNKNOWN_MAPPING };
     }
     if (m && m.kind === 'vsyscall') {

@@ -58,6 +58,7 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
   // very end of a function would otherwise be named after the next function.
   const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
   const samples: ProfileSample[] = [];
+  const threadLabels = new Map<number, { pid: number; comm: string; meta: unknown; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>();
   symbolizer.beginDrain();
   try {
     for (const s of raw) {
@@ -85,12 +86,26 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
         byStack.set(s.userStack, user);
       }
       const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
+      // One pair of label objects per thread, shared by its samples (read-only from here on): the pprof
+      // builder and the store resolve a label set once per object.
+      const meta = symbolizer.processMetadata(s.pid);
+      let thread = threadLabels.get(s.tid);
+      if (thread === undefined || thread.pid !== s.pid || thread.comm !== s.comm || thread.meta !== meta) {
+        thread = {
+          pid: s.pid,
+          comm: s.comm,
+          meta,
+          numLabels: { pid: s.pid, tid: s.tid },
+          // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
+          strLabels: { comm: s.comm, ...processLabels(meta) },
+        };
+        threadLabels.set(s.tid, thread);
+      }
       samples.push({
         frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
         values: [s.count, value],
-        numLabels: { pid: s.pid, tid: s.tid },
-        // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
-        strLabels: { comm: s.comm, ...processLabels(symbolizer.processMetadata(s.pid)) },
+        numLabels: thread.numLabels,
+        strLabels: thread.strLabels,
       });
     }
   } finally {

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Profile } from 'pprof-format';
+import { Label, Profile, Sample } from 'pprof-format';
 import { ExporterError } from '../errors.js';
 import { buildPprof, buildPprofWithStats, decodePprof, encodePprofGzip, encodePprofSteps, PprofBuilder } from './encode-pprof.js';
 import { APP_BUILD_ID, fixture, LIBC_BUILD_ID, PERIOD, WORKER_BUILD_ID } from './test-support/fixture.js';
@@ -126,6 +126,21 @@ describe('buildPprof / encodePprofGzip', () => {
     }
     expect(yields).toBeGreaterThan(50);
     expect(Buffer.from(r.value).equals(Buffer.from(profile.encode()))).toBe(true);
+    // Values the fast sample writer leaves to pprof-format (negative as in a diff, BigInt as decoding gives past
+    // 32 bits) beside ones it writes itself (zeros, 2^40, labels shared between samples), and a decoded copy.
+    const shared = [new Label({ key: 1, num: 7 }), new Label({ key: 2, str: 3 })];
+    profile.sample.push(
+      new Sample({ locationId: [1, 2], value: [-5, 0], label: shared }),
+      new Sample({ locationId: [1], value: [2 ** 40, 0], label: shared }),
+      new Sample({ locationId: [3n ** 30n, 1], value: [1n, 2 ** 53 + 2], label: [] }),
+      new Sample({ locationId: [], value: [0, 0], label: shared }),
+    );
+    const odd = encodePprofSteps(profile, 100);
+    let oddR = odd.next();
+    while (!oddR.done) oddR = odd.next();
+    expect(Buffer.from(oddR.value).equals(Buffer.from(profile.encode()))).toBe(true);
+    const decoded = Profile.decode(profile.encode());
+    expect(Buffer.from(encodePprofSteps(decoded, 1e9).next().value as Uint8Array).equals(Buffer.from(decoded.encode()))).toBe(true);
     // An empty profile too.
     const empty = buildPprof({ ...data, samples: [] });
     expect(Buffer.from(encodePprofSteps(empty).next().value as Uint8Array).equals(Buffer.from(empty.encode()))).toBe(true);

@@ -12,6 +12,7 @@ export {
   buildPprof,
   buildPprofWithStats,
   encodePprofGzip,
+  gzipPprof,
   encodePprofSteps,
   PprofBuilder,
   decodePprof,
