@@ -58,7 +58,8 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
   // very end of a function would otherwise be named after the next function.
   const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
   const samples: ProfileSample[] = [];
-  const threadLabels = new Map<number, { pid: number; comm: string; meta: unknown; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>();
+  /** pid → tid → the thread's label objects. */
+  const threadLabels = new Map<number, Map<number, { comm: string; meta: unknown; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>>();
   symbolizer.beginDrain();
   try {
     for (const s of raw) {
@@ -89,17 +90,18 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
       // One pair of label objects per thread, shared by its samples (read-only from here on): the pprof
       // builder and the store resolve a label set once per object.
       const meta = symbolizer.processMetadata(s.pid);
-      let thread = threadLabels.get(s.tid);
-      if (thread === undefined || thread.pid !== s.pid || thread.comm !== s.comm || thread.meta !== meta) {
+      let threads = threadLabels.get(s.pid);
+      if (threads === undefined) threadLabels.set(s.pid, (threads = new Map()));
+      let thread = threads.get(s.tid);
+      if (thread === undefined || thread.comm !== s.comm || thread.meta !== meta) {
         thread = {
-          pid: s.pid,
           comm: s.comm,
           meta,
           numLabels: { pid: s.pid, tid: s.tid },
           // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
           strLabels: { comm: s.comm, ...processLabels(meta) },
         };
-        threadLabels.set(s.tid, thread);
+        threads.set(s.tid, thread);
       }
       samples.push({
         frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
