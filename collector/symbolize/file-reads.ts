@@ -44,3 +44,10 @@ export function readBounded(file: string, max: number): ReadResult {
     if (fd >= 0) fs.closeSync(fd);
   }
 }
+
+/** FNV-1a over a text's characters, 31 bits: tells whether a process's maps changed since the last window. */
+export function textHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h & 0x7fffffff) | 1;
+}

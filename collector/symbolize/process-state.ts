@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import type { ProfileFrame } from '../../exporters/pprof/types.js';
 import type { ElfFileCache, FileEntry } from './elf-cache.js';
-import { readBounded } from './file-reads.js';
+import { readBounded, textHash } from './file-reads.js';
 import type { PerfMapReader, PerfMapState } from './perf-map-state.js';
 import { type ProcessMetadata, readProcessMetadata } from './process-metadata.js';
 import { type ProcMapping, parseProcMaps } from './proc-maps.js';
@@ -26,8 +26,10 @@ export interface ProcessState {
   mapsDrain: number;
   /** Executable mappings; undefined when the maps could not be read this window. */
   maps?: ProcMapping[];
-  /** Estimated bytes of `maps`. */
+  /** Estimated bytes of `maps` (counted in the table's total while the maps are held). */
   mapsBytes: number;
+  /** Estimated bytes of the parsed `maps`, kept while they are reused for an unchanged text. */
+  mapsBytesKept: number;
   /** Resolved file per maps line (kept across drains while the line is unchanged); null = failed this drain. */
   files: Map<string, FileEntry | null>;
   failedDrain: Map<string, number>;
@@ -186,21 +188,27 @@ export class ProcessTable {
       const r = readBounded(path.join(this.opts.procRoot, String(pid), 'maps'), this.opts.maxMapsTextBytes);
       this.mapsTotal -= st.mapsBytes;
       st.mapsBytes = 0;
+      st.resolved.clear();
       if (r.ok) {
         const hash = textHash(r.text) + r.text.length * 2 ** 31;
-        if (hash !== st.mapsHash) this.forgetStacks(st);
+        if (hash === st.mapsHash && st.maps !== undefined) {
+          // The same text as last window: the parsed lines stand (most processes, most windows).
+          this.mapsTotal += st.mapsBytes = st.mapsBytesKept;
+          this.enforceCaps(pid);
+          return st;
+        }
+        this.forgetStacks(st);
         st.mapsHash = hash;
         const parsed = parseProcMaps(r.text, { executableOnly: true });
         if (r.truncated || parsed.truncated) this.stats.mapsTruncated++;
         st.maps = parsed.mappings;
-        st.resolved.clear();
         for (const m of st.maps) st.mapsBytes += MAPPING_BYTES + m.path.length;
+        st.mapsBytesKept = st.mapsBytes;
         this.mapsTotal += st.mapsBytes;
         if (st.files.size > st.maps.length) pruneFiles(st, st.maps);
       } else {
         st.maps = undefined;
         st.files.clear();
-        st.resolved.clear();
         this.forgetStacks(st);
         st.mapsHash = 0;
         if (r.code === 'ENOENT' || r.code === 'ESRCH') this.stats.processesGone++;
@@ -252,7 +260,7 @@ export class ProcessTable {
   private stateOf(pid: number): ProcessState {
     let st = this.pids.get(pid);
     if (!st) {
-      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, files: new Map(), failedDrain: new Map(), resolved: new Map(), perfMapDrain: -1, metaDrain: -1, mapsHash: 0 };
+      st = { lastSeenDrain: this.drain, mapsDrain: -1, mapsBytes: 0, mapsBytesKept: 0, files: new Map(), failedDrain: new Map(), resolved: new Map(), perfMapDrain: -1, metaDrain: -1, mapsHash: 0 };
       this.pids.set(pid, st);
       this.enforceCaps(pid);
     } else if (st.lastSeenDrain !== this.drain) {
@@ -274,11 +282,4 @@ function pruneFiles(st: ProcessState, maps: readonly ProcMapping[]): void {
 
 function lineKey(m: ProcMapping): string {
   return `${m.start}-${m.end}-${m.offset}-${m.inode}-${m.path}`;
-}
-
-/** FNV-1a over a text's characters, 31 bits: tells whether a process's maps changed since the last window. */
-function textHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h & 0x7fffffff) | 1;
 }

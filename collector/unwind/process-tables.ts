@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { BpfMap } from '../bpf/libbpf.js';
 import { encodeUnwindProcess, UNWIND_MAX_MAPPINGS, type UnwindMapping } from '../layouts/unwind.js';
 import { openMappedFile } from '../symbolize/process-files.js';
-import { readBounded } from '../symbolize/file-reads.js';
+import { readBounded, textHash } from '../symbolize/file-reads.js';
 import { parseProcMaps, type ProcMapping } from '../symbolize/proc-maps.js';
 import type { BuildRequest, BuildResponse, BuiltSegment } from './build-worker.js';
 import { UNWIND_ROW_SIZE } from './rows.js';
@@ -48,6 +48,8 @@ interface FileTable {
 interface ProcessEntry {
   /** The executable mappings last seen and the file key of each. */
   signature: string;
+  /** Hash and length of the maps text the signature was taken from. */
+  textKey: number;
   mappings: { m: ProcMapping; key: string }[];
   written: string;
   /** When its maps were last read (Date.now()). */
@@ -138,10 +140,19 @@ export class ProcessTables {
       this.forget(pid);
       return;
     }
-    const exec = parseProcMaps(read.text).mappings.filter((m) => m.executable && (m.kind === 'file' || m.kind === 'memfd'));
-    const signature = exec.map((m) => `${m.start}-${m.end}:${m.offset}:${m.devMajor}:${m.devMinor}:${m.inode}`).join(',');
     let entry = this.processes.get(pid);
+    const textKey = textHash(read.text) + read.text.length * 2 ** 31;
+    if (entry && entry.textKey === textKey) {
+      // The same maps text as last time (most processes, most reads): nothing to parse.
+      entry.readAt = now;
+      for (const { key } of entry.mappings) this.touch(key);
+      this.writeProcess(pid, entry);
+      return;
+    }
+    const exec = parseProcMaps(read.text, { executableOnly: true }).mappings.filter((m) => m.kind === 'file' || m.kind === 'memfd');
+    const signature = exec.map((m) => `${m.start}-${m.end}:${m.offset}:${m.devMajor}:${m.devMinor}:${m.inode}`).join(',');
     if (entry && entry.signature === signature) {
+      entry.textKey = textKey;
       entry.readAt = now;
       for (const { key } of entry.mappings) this.touch(key);
       this.writeProcess(pid, entry);
@@ -153,7 +164,7 @@ export class ProcessTables {
       if (key) mappings.push({ m, key });
     }
     if (entry) for (const { key } of entry.mappings) this.files.get(key)?.users.delete(pid);
-    entry = { signature, mappings, written: '', readAt: now };
+    entry = { signature, textKey, mappings, written: '', readAt: now };
     for (const { key } of mappings) this.files.get(key)?.users.add(pid);
     this.processes.set(pid, entry);
     this.writeProcess(pid, entry);
