@@ -106,6 +106,7 @@ export class Agent {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly log: (line: string) => void;
+  private readonly windowListeners: ((kind: ProfileKind, data: ProfileData) => void)[] = [];
 
   private constructor(options: AgentOptions) {
     this.options = options;
@@ -162,6 +163,14 @@ export class Agent {
     return agent;
   }
 
+  /**
+   * Calls `listener` with every window of a stack profile once it is stored (the push exporters). It runs
+   * inside the drain: it must only take the window and return (the data is shared; do not modify it).
+   */
+  onWindow(listener: (kind: ProfileKind, data: ProfileData) => void): void {
+    this.windowListeners.push(listener);
+  }
+
   get attachedPrograms(): ProgramName[] {
     return this.statuses.filter((s) => s.attached).map((s) => s.program);
   }
@@ -214,6 +223,13 @@ export class Agent {
         let rec = this.symbolizeDurations.get(kind);
         if (!rec) this.symbolizeDurations.set(kind, (rec = new Log2Recorder()));
         rec.record(process.hrtime.bigint() - t0);
+        for (const listener of this.windowListeners) {
+          try {
+            listener(kind, data);
+          } catch (err) {
+            this.log(`hotpath serve: window listener: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
       } catch (err) {
         // The whole window is gone: every sample in it is lost, not one error.
         const key = `${kind}_symbolize_error`;

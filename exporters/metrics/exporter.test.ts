@@ -209,6 +209,29 @@ describe('exposition text', () => {
     expect(promtool(text)).toEqual({ status: 0, output: '' });
   });
 
+  it('shows push targets: requests by outcome, drops by reason, queue and sent bytes; passes promtool', async () => {
+    const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'push'>>;
+    src.push = () => [{
+      target: 'pyroscope',
+      requests: { success: 12, network_error: 5 },
+      dropped: { queue_full: 3, rejected: 0 },
+      queueBytes: 4096,
+      sentBytes: 123456,
+    }];
+    const text = await exporterFor(src).collectText();
+    const s = samples(text);
+    expect(text).toContain('# TYPE hotpath_push_requests_total counter');
+    expect(s.get('hotpath_push_requests_total{target="pyroscope",outcome="success"}')).toBe(12);
+    expect(s.get('hotpath_push_requests_total{target="pyroscope",outcome="network_error"}')).toBe(5);
+    expect(text).toContain('# TYPE hotpath_push_dropped_total counter');
+    expect(s.get('hotpath_push_dropped_total{target="pyroscope",reason="queue_full"}')).toBe(3);
+    expect(s.get('hotpath_push_dropped_total{target="pyroscope",reason="rejected"}')).toBe(0);
+    expect(text).toContain('# TYPE hotpath_push_queue_bytes gauge');
+    expect(s.get('hotpath_push_queue_bytes{target="pyroscope"}')).toBe(4096);
+    expect(s.get('hotpath_push_sent_bytes_total{target="pyroscope"}')).toBe(123456);
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+  });
+
   it('shows HTTP requests refused, by route and status code, as a counter', async () => {
     const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'httpRequestsRejected'>>;
     src.httpRequestsRejected = () => [

@@ -21,6 +21,7 @@ export type {
   ProcessStats,
   ProducerStats,
   ProgramStats,
+  PushStats,
   UnwinderStats,
   WindowsDropped,
 } from './producer.js';

@@ -75,6 +75,25 @@ export interface MetricsSource {
   processStats?(): ProcessStats | undefined;
   /** hotpath_symbolize_duration_seconds{profile}: time to symbolize and store one window. */
   symbolizeDurations?(): HistogramSeries[];
+  /** The push exporters (--pyroscope-url): one entry per target. */
+  push?(): readonly PushStats[];
+}
+
+/** Cumulative counts of one push target and its queue now. */
+export interface PushStats {
+  /** e.g. `pyroscope`. */
+  target: string;
+  /** hotpath_push_requests_total{target,outcome}: attempts by outcome (success, rejected, server_error, network_error, timeout). */
+  requests: Readonly<Record<string, number>>;
+  /**
+   * hotpath_push_dropped_total{target,reason}: requests (one per window and profile type) dropped, by reason
+   * (queue_full, too_large, rejected, shutdown, encode_backlog, encode_error).
+   */
+  dropped: Readonly<Record<string, number>>;
+  /** hotpath_push_queue_bytes{target}: bytes queued, counting the request being sent. */
+  queueBytes: number;
+  /** hotpath_push_sent_bytes_total{target}: bytes of the requests delivered. */
+  sentBytes: number;
 }
 
 /** The standard process_* metrics of Prometheus client libraries. */
@@ -161,6 +180,10 @@ export const MetricNames = {
   processMaxFds: 'process_max_fds',
   processStartTime: 'process_start_time_seconds',
   symbolizeDuration: 'hotpath_symbolize_duration_seconds',
+  pushRequests: 'hotpath_push_requests_total',
+  pushDropped: 'hotpath_push_dropped_total',
+  pushQueueBytes: 'hotpath_push_queue_bytes',
+  pushSentBytes: 'hotpath_push_sent_bytes_total',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -366,6 +389,32 @@ export class HotpathMetricProducer implements MetricProducer {
           endTime,
           errors,
         ),
+      );
+    }
+
+    if (this.source.push) {
+      let push: readonly PushStats[] | null = null;
+      const readPush = () => (push ??= this.source.push?.() ?? []);
+      const byKey = (pick: (p: PushStats) => Readonly<Record<string, number>>, label: string) =>
+        readPush().flatMap((p) => Object.entries(pick(p)).map(([k, value]) => ({ attributes: { target: p.target, [label]: k }, value })));
+      add(MetricNames.pushRequests, () =>
+        this.sumMetric(MetricNames.pushRequests, 'Push requests by target and outcome.', '', byKey((p) => p.requests, 'outcome'), endTime, errors),
+      );
+      add(MetricNames.pushDropped, () =>
+        this.sumMetric(
+          MetricNames.pushDropped,
+          'Push requests (one per window and profile type) dropped, by target and reason.',
+          '',
+          byKey((p) => p.dropped, 'reason'),
+          endTime,
+          errors,
+        ),
+      );
+      add(MetricNames.pushQueueBytes, () =>
+        this.gaugeMetric(MetricNames.pushQueueBytes, 'Bytes queued for a push target.', 'By', readPush().map((p) => ({ attributes: { target: p.target }, value: p.queueBytes })), endTime),
+      );
+      add(MetricNames.pushSentBytes, () =>
+        this.sumMetric(MetricNames.pushSentBytes, 'Bytes of push requests delivered.', '', readPush().map((p) => ({ attributes: { target: p.target }, value: p.sentBytes })), endTime, errors),
       );
     }
 

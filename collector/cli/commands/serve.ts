@@ -1,10 +1,12 @@
 // `hotpath serve`: the agent.
 import { release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
+import { PyroscopePusher } from '../../../exporters/push/index.js';
 import { Agent, PROGRAM_NAMES, type ProgramName } from '../../agent/agent.js';
 import { MIN_MEMORY_LIMIT_BYTES, RUNTIME_RESERVE_BYTES } from '../../agent/memory-budget.js';
 import type { Command } from '../command.js';
 import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.js';
+import { parsePyroscopeFlags, PYROSCOPE_ABOUT, PYROSCOPE_HELP, PYROSCOPE_OPTIONS } from '../pyroscope-flags.js';
 import { nowNs } from '../../sources/index.js';
 import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
 import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
@@ -46,7 +48,7 @@ Flags:
                        first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
-${UNWIND_HELP}  -h, --help           this help
+${UNWIND_HELP}${PYROSCOPE_HELP}  -h, --help           this help
 
 Routes:
   /                              index
@@ -77,6 +79,7 @@ Exposure:
   With basic_auth_users every route answers 401 (WWW-Authenticate: Basic) without valid credentials;
   passwords are checked in a worker thread and the result is cached, as the exporter toolkit does.
 
+${PYROSCOPE_ABOUT}
 Limits: at most 8 live profiles (seconds=N) at once and 2 profiles built at once with 32 waiting; past them
 429 with a message (counted in hotpath_http_requests_rejected_total with every 4xx). Requests that read the
 same retained windows share one build. Building runs in slices between other requests; flamegraph pages are
@@ -88,6 +91,12 @@ read other processes' files and kernel symbols). Once attached it keeps only CAP
 CAP_CHECKPOINT_RESTORE, and CAP_SYSLOG or CAP_BPF where this kernel needs them (README: Privileges), trims the
 bounding set and sets no_new_privs.
 `;
+
+/** The pusher's counters as the metrics producer shows them (windows it never encoded count as dropped). */
+function pushStats(p: PyroscopePusher) {
+  const st = p.stats();
+  return { target: st.target, requests: st.requests, dropped: { ...st.dropped, ...st.windowsDropped }, queueBytes: st.queueBytes, sentBytes: st.sentBytes };
+}
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -107,6 +116,7 @@ export const serveCommand: Command = {
     'web-config': { type: 'string' },
     'insecure-expose': { type: 'boolean', default: false },
     ...UNWIND_OPTIONS,
+    ...PYROSCOPE_OPTIONS,
   },
   async run(values) {
     const host = values.host as string;
@@ -130,6 +140,7 @@ export const serveCommand: Command = {
     const pids = parsePids('--pid', values.pid as string[] | undefined);
     const minBlockNs = Math.round(parseDuration('--min-block', values['min-block'] as string) * 1e9);
     const { unwind, unwindTableBytes } = parseUnwindFlags(values);
+    const pyroscope = parsePyroscopeFlags(values);
     // Before anything is loaded: a bad file or an unguarded exposure is a usage error (exit 2).
     const webConfigPath = values['web-config'] as string | undefined;
     const webConfig = webConfigPath === undefined ? undefined : loadWebConfig(webConfigPath);
@@ -152,8 +163,19 @@ export const serveCommand: Command = {
       throw err;
     });
     process.stderr.write(`hotpath serve: ${privileges.summary}\n`);
+    const pusher = pyroscope
+      ? new PyroscopePusher({ ...pyroscope, headers: { 'user-agent': `hotpath/${VERSION}`, ...pyroscope.headers } })
+      : undefined;
+    if (pusher) {
+      agent.onWindow((kind, data) => pusher.offerWindow(kind, data));
+      process.stderr.write(`hotpath serve: pushing cpu and offcpu profiles to ${pusher.endpoint.href}\n`);
+    }
     let rejectedRequests: () => { route: string; code: string; requests: number }[] = () => [];
-    const metrics = createMetricsExporter({ ...agent.metricsSource(), httpRequestsRejected: () => rejectedRequests() });
+    const metrics = createMetricsExporter({
+      ...agent.metricsSource(),
+      httpRequestsRejected: () => rejectedRequests(),
+      ...(pusher ? { push: () => [pushStats(pusher)] } : {}),
+    });
     const server = new HttpServer({
       host, port, agent, metrics, retentionNs: BigInt(Math.round(retentionSeconds * 1e9)), nowNs, webConfig, insecureExpose,
     });
@@ -162,6 +184,7 @@ export const serveCommand: Command = {
     try {
       address = await server.listen();
     } catch (err) {
+      await pusher?.close();
       await agent.close();
       throw new HotpathError(ErrorCodes.USAGE, `listen on ${host}:${port}: ${(err as Error).message}`);
     }
@@ -182,6 +205,8 @@ export const serveCommand: Command = {
       process.once('SIGTERM', resolve);
     });
     process.stderr.write('hotpath serve: shutting down\n');
+    // First: the request in flight is aborted, so nothing waits on the network.
+    await pusher?.close();
     await server.close();
     await agent.close();
     await metrics.shutdown();
