@@ -58,7 +58,7 @@ describe('deploy/', () => {
   });
 });
 
-describe('deploy/hotpath.service', () => {
+describe('deploy/systemd/hotpath.service', () => {
   it('passes systemd-analyze verify', () => {
     // Prints nothing and exits 0 for a good unit; a warning (unknown key, bad value) goes to stderr.
     const out = execFileSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
