@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const deployDir = dirname(fileURLToPath(import.meta.url));
-export const unitPath = join(deployDir, 'hotpath.service');
+export const unitPath = join(deployDir, 'systemd', 'hotpath.service');
 export const daemonSetPath = join(deployDir, 'kubernetes', 'daemonset.yaml');
 export const dockerfilePath = join(deployDir, 'Dockerfile');
 

@@ -236,7 +236,7 @@ describe('least privilege after attach (kernel)', () => {
     agents.pop();
   }
 
-  it("as deploy/hotpath.service runs it: a non-root user, the unit's capabilities and system call filter", async () => {
+  it("as deploy/systemd/hotpath.service runs it: a non-root user, the unit's capabilities and system call filter", async () => {
     const caps = unitValues('AmbientCapabilities').join(' ').split(/\s+/).filter(Boolean);
     const setpriv = caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
     const filter = writeFilter(tempDir('hotpath-unit-'), [...unitSyscallAllowList()], errnoNumber(unitValues('SystemCallErrorNumber')[0]));

@@ -2,6 +2,7 @@
 // They never skip: without root (or in CI) a kernel test fails with the reason.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,3 +119,31 @@ volatile uint64_t sink;
 __attribute__((noinline)) void hotpath_serve_hot(void) { for (int i = 0; i < 1000000; i++) sink += i * 7; }
 int main(void) { for (;;) hotpath_serve_hot(); }
 `;
+
+/** A loopback TCP port free at the time of asking (for a real server a test starts: Prometheus). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls fn every 500 ms until it returns a value; throws with what it waited for (and the last error) on timeout. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
