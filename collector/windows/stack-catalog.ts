@@ -143,6 +143,11 @@ export class StackCatalog {
     return id;
   }
 
+  /** One more reference to a label set a window of this call already interned (so it is live). */
+  retainLabels(labelId: number): void {
+    this.labels.get(labelId)!.refs++;
+  }
+
   /** The frames of a live stack (leaf first), or undefined once it was freed. */
   stackFrames(stackId: number): ProfileFrame[] | undefined {
     const e = this.stacks.get(stackId);

@@ -27,6 +27,9 @@ export interface WindowStoreOptions {
 
 const WINDOW_BYTES = 200;
 
+/** Stands for a sample without numeric or string labels in add's lookup. */
+const NO_LABELS = {};
+
 /** The bytes a window of `samples` samples with `types` values each holds in the store (the catalog aside). */
 export function storedWindowBytes(samples: number, types: number): number {
   return WINDOW_BYTES + samples * (16 + 8 * types);
@@ -57,10 +60,19 @@ export class WindowStore {
     const stacks = new Float64Array(n);
     const labels = new Float64Array(n);
     const values = new Float64Array(n * nTypes);
+    // Collectors share one pair of label objects between a thread's samples: each pair is looked up once.
+    const labelIds = new Map<object, Map<object, number>>();
     for (let i = 0; i < n; i++) {
       const s = data.samples[i];
       stacks[i] = this.catalog.internStack(s.frames);
-      labels[i] = this.catalog.internLabels(s);
+      const numObj: object = s.numLabels ?? NO_LABELS;
+      const strObj: object = s.strLabels ?? NO_LABELS;
+      let byStr = labelIds.get(numObj);
+      if (byStr === undefined) labelIds.set(numObj, (byStr = new Map()));
+      let labelId = byStr.get(strObj);
+      if (labelId === undefined) byStr.set(strObj, (labelId = this.catalog.internLabels(s)));
+      else this.catalog.retainLabels(labelId);
+      labels[i] = labelId;
       for (let t = 0; t < nTypes; t++) values[i * nTypes + t] = s.values[t] ?? 0;
     }
     const w: StoredWindow = {
