@@ -16,15 +16,19 @@ export type {
   AgentInfo,
   HistogramSeries,
   HotpathMetricProducerOptions,
+  KubernetesStats,
   MemoryStats,
   MetricsSource,
   ProcessStats,
   ProducerStats,
   ProgramStats,
+  PushStats,
   UnwinderStats,
   WindowsDropped,
 } from './producer.js';
 export { createMetricsExporter } from './exporter.js';
+export { createOtlpPush, otlpDropReason, parseHeadersFile } from './otlp.js';
+export type { OtlpPush, OtlpPushOptions } from './otlp.js';
 export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';
 export { ExporterError, ExporterErrorCodes } from '../errors.js';
 export type { ExporterErrorCode } from '../errors.js';

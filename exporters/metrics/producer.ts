@@ -75,6 +75,30 @@ export interface MetricsSource {
   processStats?(): ProcessStats | undefined;
   /** hotpath_symbolize_duration_seconds{profile}: time to symbolize and store one window. */
   symbolizeDurations?(): HistogramSeries[];
+  /** hotpath_push_exports_total{target} and hotpath_push_dropped_total{target,reason}: pushes to receivers. */
+  pushStats?(): readonly PushStats[];
+  /** --kubernetes: the pod metadata cache; undefined when it is off. */
+  kubernetes?(): KubernetesStats | undefined;
+}
+
+/** The Kubernetes pod metadata cache of --kubernetes. */
+export interface KubernetesStats {
+  /** hotpath_kubernetes_pods: pods of this node held. */
+  pods: number;
+  /** hotpath_kubernetes_pods_dropped_total: pods left out because the cache was full. */
+  podsDropped: number;
+  /** hotpath_kubernetes_errors_total{reason}: failed requests and bad answers. */
+  errors: Readonly<Record<string, number>>;
+}
+
+/** Cumulative outcome of one push target's exports (an OTLP receiver, a profile store). */
+export interface PushStats {
+  /** e.g. `otlp`. */
+  target: string;
+  /** Exports the receiver accepted. */
+  exports: number;
+  /** Exports given up, by reason (unreachable, timeout, rejected, retries_exhausted, busy, other). */
+  dropped: Readonly<Record<string, number>>;
 }
 
 /** The standard process_* metrics of Prometheus client libraries. */
@@ -161,6 +185,11 @@ export const MetricNames = {
   processMaxFds: 'process_max_fds',
   processStartTime: 'process_start_time_seconds',
   symbolizeDuration: 'hotpath_symbolize_duration_seconds',
+  pushExports: 'hotpath_push_exports_total',
+  pushDropped: 'hotpath_push_dropped_total',
+  kubernetesPods: 'hotpath_kubernetes_pods',
+  kubernetesPodsDropped: 'hotpath_kubernetes_pods_dropped_total',
+  kubernetesErrors: 'hotpath_kubernetes_errors_total',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -363,6 +392,55 @@ export class HotpathMetricProducer implements MetricProducer {
           'HTTP requests answered with a 4xx status, by route and status code.',
           '',
           (this.source.httpRequestsRejected?.() ?? []).map((r) => ({ attributes: { route: r.route, code: r.code }, value: r.requests })),
+          endTime,
+          errors,
+        ),
+      );
+    }
+
+    if (this.source.pushStats) {
+      let pushes: readonly PushStats[] | undefined;
+      const readPushes = () => (pushes ??= this.source.pushStats?.() ?? []);
+      add(MetricNames.pushExports, () =>
+        this.sumMetric(
+          MetricNames.pushExports,
+          'Exports accepted by each push target (otlp).',
+          '',
+          readPushes().map((p) => ({ attributes: { target: p.target }, value: p.exports })),
+          endTime,
+          errors,
+        ),
+      );
+      add(MetricNames.pushDropped, () =>
+        this.sumMetric(
+          MetricNames.pushDropped,
+          'Exports given up by each push target, by reason (unreachable, timeout, rejected, retries_exhausted, busy).',
+          '',
+          readPushes().flatMap((p) => Object.entries(p.dropped).map(([reason, value]) => ({ attributes: { target: p.target, reason }, value }))),
+          endTime,
+          errors,
+        ),
+      );
+    }
+
+    if (this.source.kubernetes) {
+      let k8s: KubernetesStats | undefined | null = null;
+      const readK8s = () => (k8s === null ? (k8s = this.source.kubernetes?.()) : k8s);
+      add(MetricNames.kubernetesPods, () => {
+        const k = readK8s();
+        return this.gaugeMetric(MetricNames.kubernetesPods, 'Pods of this node in the --kubernetes metadata cache.', '', k ? [{ attributes: {}, value: k.pods }] : [], endTime);
+      });
+      add(MetricNames.kubernetesPodsDropped, () => {
+        const k = readK8s();
+        const points = k ? [{ attributes: {}, value: k.podsDropped }] : [];
+        return this.sumMetric(MetricNames.kubernetesPodsDropped, 'Pods left out of the metadata cache because it was full.', '', points, endTime, errors);
+      });
+      add(MetricNames.kubernetesErrors, () =>
+        this.sumMetric(
+          MetricNames.kubernetesErrors,
+          'Failed requests for pod metadata and bad answers, by reason (connect, http_<status>, decode, gone, token).',
+          '',
+          Object.entries(readK8s()?.errors ?? {}).map(([reason, value]) => ({ attributes: { reason }, value })),
           endTime,
           errors,
         ),
