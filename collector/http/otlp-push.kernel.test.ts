@@ -4,6 +4,7 @@
 // memory stays bounded and its drains and /healthz stay on time throughout.
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, startAgent, type RunningAgent } from '../test-support/kernel.js';
@@ -72,6 +73,7 @@ describe('OTLP push (kernel)', () => {
 
     const exp = receiver.exports.at(-1)!;
     expect(exp.contentType).toBe('application/x-protobuf');
+    expect(exp.contentEncoding).toBe('gzip');
     const resource = attributesOf(exp.resourceMetrics[0].resource?.attributes);
     expect(resource).toMatchObject({ 'host.name': hostname(), 'service.name': 'hotpath', 'k8s.node.name': 'test-node-1' });
     expect(resource['service.version']).toMatch(/^\d+\.\d+\.\d+/);
@@ -89,7 +91,7 @@ describe('OTLP push (kernel)', () => {
     const gaps = recent.slice(1).map((e, i) => e.receivedAtMs - recent[i].receivedAtMs);
     for (const g of gaps) expect(g).toBeGreaterThan(1000);
     const bytes = recent.map((e) => e.bytes);
-    console.log(`otlp: ${recent.length} requests, ${Math.min(...bytes)}-${Math.max(...bytes)} bytes each (protobuf, uncompressed), ${pushed.size} metrics, gaps ${gaps.join(', ')} ms`);
+    console.log(`otlp: ${recent.length} requests, ${Math.min(...bytes)}-${Math.max(...bytes)} bytes each (gzipped protobuf), ${pushed.size} metrics, gaps ${gaps.join(', ')} ms`);
   });
 
   it('survives the receiver gone for 30 s: drops counted, memory bounded, drains and /healthz on time, exports resume', async () => {
@@ -135,12 +137,26 @@ describe('OTLP push (kernel)', () => {
     expect(receiver.failures).toEqual([]);
   }, OUTAGE_MS + 60_000);
 
-  it('stops within a few seconds on SIGTERM even when the receiver does not answer', async () => {
+  it('stops within a few seconds on SIGTERM even when the receiver accepts and never answers', async () => {
     await receiver.stop();
-    const t0 = Date.now();
-    expect(await agent.stop()).toBe(0);
-    const ms = Date.now() - t0;
-    console.log(`otlp: SIGTERM to exit with the receiver down: ${ms} ms`);
-    expect(ms).toBeLessThan(5000);
+    // A receiver that hangs: connections accepted, requests read, nothing ever written back.
+    const held = new Set<Socket>();
+    const blackHole = createNetServer((s) => {
+      held.add(s);
+      s.resume();
+    });
+    await new Promise<void>((resolve) => blackHole.listen(port, '127.0.0.1', resolve));
+    try {
+      // Until an export is stuck in it.
+      await waitFor('a connection to the hung receiver', () => (held.size > 0 ? true : undefined), 10_000);
+      const t0 = Date.now();
+      expect(await agent.stop()).toBe(0);
+      const ms = Date.now() - t0;
+      console.log(`otlp: SIGTERM to exit with the receiver hung: ${ms} ms`);
+      expect(ms).toBeLessThan(5000);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+    }
   });
 });

@@ -45,6 +45,7 @@ export interface DecodedExport {
   /** Bytes on the wire (the body as sent, compressed or not). */
   bytes: number;
   contentType: string;
+  contentEncoding?: string;
   resourceMetrics: { resource?: { attributes?: DecodedKeyValue[] }; scopeMetrics?: { scope?: { name: string }; metrics?: DecodedMetric[] }[] }[];
 }
 
@@ -77,7 +78,7 @@ export class OtlpReceiver {
           const raw = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
           const message = ExportRequest.decode(raw);
           const decoded = ExportRequest.toObject(message, { longs: String, enums: String, defaults: false, arrays: true }) as Pick<DecodedExport, 'resourceMetrics'>;
-          this.exports.push({ receivedAtMs: Date.now(), bytes: body.length, contentType: String(req.headers['content-type']), resourceMetrics: decoded.resourceMetrics ?? [] });
+          this.exports.push({ receivedAtMs: Date.now(), bytes: body.length, contentType: String(req.headers['content-type']), contentEncoding: req.headers['content-encoding'], resourceMetrics: decoded.resourceMetrics ?? [] });
           res.writeHead(200, { 'content-type': 'application/x-protobuf' });
           res.end(Buffer.from(ExportResponse.encode(ExportResponse.create({})).finish()));
         } catch (err) {

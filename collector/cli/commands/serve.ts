@@ -216,9 +216,9 @@ export const serveCommand: Command = {
     });
     process.stderr.write('hotpath serve: shutting down\n');
     await server.close();
-    await closeAll();
-    // Pushes the last values; bounded (2 s) when the receiver does not answer.
+    // Pushes the last values while the programs still hold them; bounded (2 s) when the receiver does not answer.
     await metrics.shutdown();
+    await closeAll();
     // Everything is closed and detached; should a handle still hold the event loop, do not wait for it.
     setTimeout(() => {
       process.stderr.write('hotpath serve: exiting with handles still open\n');
