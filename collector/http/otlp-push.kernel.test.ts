@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRoot, startAgent, type RunningAgent } from '../test-support/kernel.js';
+import { requireRoot, runCli, startAgent, type RunningAgent } from '../test-support/kernel.js';
 import { attributesOf, metricsOf, OtlpReceiver, type DecodedExport } from '../test-support/otlp-receiver.js';
 
 const OUTAGE_MS = 30_000;
@@ -51,6 +51,23 @@ describe('OTLP push (kernel)', () => {
   afterAll(async () => {
     await agent?.stop();
     await receiver.stop();
+  });
+
+  it('explains --otlp-* and --kubernetes-* in --help, and refuses bad values with one line and exit status 2', async () => {
+    const help = await runCli(['serve', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--otlp-endpoint URL', '--otlp-interval DURATION', '--otlp-headers-file FILE', '--kubernetes ', '--kubernetes-node NAME', '--kubernetes-api URL']) {
+      expect(help.stdout).toContain(flag);
+    }
+    for (const args of [
+      ['--otlp-endpoint', 'grpc://127.0.0.1:4317'],
+      ['--otlp-endpoint', 'http://127.0.0.1:4318', '--otlp-interval', '0s'],
+      ['--kubernetes', '--kubernetes-api', 'http://127.0.0.1:1'],
+    ]) {
+      const r = await runCli(['serve', ...args], { env: { NODE_NAME: '' } });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
   });
 
   it('pushes hotpath_runqueue_latency_seconds as a cumulative histogram with its buckets, and the resource', async () => {
