@@ -108,8 +108,8 @@ export class PodSource {
         if (signal.aborted) return;
         const reason = err instanceof PodSourceError ? err.reason : 'connect';
         this.errors[reason] = (this.errors[reason] ?? 0) + 1;
-        if (reason === 'gone') {
-          // The watch's resourceVersion is too old: list again, at once.
+        if (reason === 'gone' && this.resourceVersion !== undefined) {
+          // The watch's resourceVersion is too old: list again, at once (a list answered 410 waits as any error).
           this.resourceVersion = undefined;
           continue;
         }
