@@ -10,6 +10,7 @@ export const deployDir = dirname(fileURLToPath(import.meta.url));
 export const unitPath = join(deployDir, 'systemd', 'hotpath.service');
 export const daemonSetPath = join(deployDir, 'kubernetes', 'daemonset.yaml');
 export const dockerfilePath = join(deployDir, 'Dockerfile');
+export const rbacPath = join(deployDir, 'kubernetes', 'rbac.yaml');
 
 /** Every `Key=value` of the unit's [Service] section, in order (a key may repeat). */
 export function unitSettings(path = unitPath): [string, string][] {
@@ -76,6 +77,7 @@ export function parseYaml(path: string): unknown[] {
 export interface ContainerSpec {
   name: string;
   args?: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   securityContext?: {
     privileged?: boolean;
     allowPrivilegeEscalation?: boolean;
@@ -105,6 +107,7 @@ export interface DaemonSetSpec {
       spec: {
         hostPID?: boolean;
         automountServiceAccountToken?: boolean;
+        serviceAccountName?: string;
         securityContext?: { seccompProfile?: { type: string; localhostProfile?: string } };
         containers: ContainerSpec[];
         volumes?: { name: string; hostPath?: { path: string }; emptyDir?: unknown }[];

@@ -8,8 +8,8 @@ import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
 import { authenticates, parseWebConfig } from '../collector/http/web-config.js';
 import {
-  daemonSet, deployDir, dockerfilePath, normalizeCapabilities, seccompProfile, seccompProfilePath, unitPath, unitSyscallAllowList,
-  unitValues,
+  daemonSet, deployDir, dockerfilePath, normalizeCapabilities, parseYaml, rbacPath, seccompProfile, seccompProfilePath, unitPath,
+  unitSyscallAllowList, unitValues,
 } from './deploy-files.js';
 
 /** What the agent needs at start, before it drops the rest (README: Privileges). */
@@ -112,11 +112,30 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
   const ds = daemonSet();
   const pod = ds.spec.template.spec;
 
-  it('parses as a DaemonSet in the host pid namespace without the API token', () => {
+  it('parses as a DaemonSet in the host pid namespace', () => {
     expect(ds.kind).toBe('DaemonSet');
     expect(pod.hostPID).toBe(true);
-    expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.containers.length).toBeGreaterThan(0);
+  });
+
+  // --kubernetes needs the API token (pod metadata from the API server); rbac.yaml gives it pods to read, no more.
+  it('runs with --kubernetes, its node name from the downward API, and a service account that may only read pods', () => {
+    const c = pod.containers[0];
+    expect(c.args).toContain('--kubernetes');
+    expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(pod.automountServiceAccountToken).toBe(true);
+    type Doc = { kind: string; metadata: { name: string; namespace?: string }; rules?: unknown; roleRef?: { kind: string; name: string }; subjects?: unknown };
+    const docs = parseYaml(rbacPath) as Doc[];
+    const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ServiceAccount']);
+    const [sa] = byKind('ServiceAccount');
+    expect(sa.metadata.name).toBe(pod.serviceAccountName);
+    expect(sa.metadata.namespace).toBe((ds as unknown as Doc).metadata.namespace);
+    const [role] = byKind('ClusterRole');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+    const [binding] = byKind('ClusterRoleBinding');
+    expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
   });
 
   it('runs no container privileged: capabilities dropped but for the unit\'s, no escalation, read-only root', () => {

@@ -20,7 +20,7 @@ import {
 import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
 import { readProcessStats } from './process-stats.js';
 import { Symbolizer } from '../symbolize/index.js';
-import { buildWindowProfile, sampleTypesOf } from '../windows/window-profile.js';
+import { buildWindowProfile, sampleTypesOf, type WindowProfileOptions } from '../windows/window-profile.js';
 import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
 import type { StackCatalog } from '../windows/stack-catalog.js';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
@@ -47,6 +47,8 @@ export interface AgentOptions {
   unwindTableBytes?: number;
   version: string;
   kernel: string;
+  /** --kubernetes: namespace, pod, container and workload labels of a process's pod (from memory, never waits). */
+  podLabels?: WindowProfileOptions['podLabels'];
   log?: (line: string) => void;
 }
 
@@ -218,7 +220,9 @@ export class Agent {
       }
       try {
         const t0 = process.hrtime.bigint();
-        const data = buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs });
+        const data = buildWindowProfile(w.samples, this.symbolizer, {
+          kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs, podLabels: this.options.podLabels,
+        });
         this.stores.get(kind)?.add(data, w.endNs);
         let rec = this.symbolizeDurations.get(kind);
         if (!rec) this.symbolizeDurations.set(kind, (rec = new Log2Recorder()));

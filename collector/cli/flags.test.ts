@@ -33,3 +33,35 @@ describe('flag parsers', () => {
     expect(() => parseChoice('--type', 'gpu', ['cpu', 'offcpu'])).toThrow(/one of cpu, offcpu/);
   });
 });
+
+describe('--otlp-* and --kubernetes-* flags', async () => {
+  const { otlpMetricsUrl, parseOtlpFlags } = await import('./otlp-flags.js');
+  const { parseKubernetesFlags } = await import('./kubernetes-flags.js');
+
+  it('adds /v1/metrics to an endpoint without a path and keeps a full URL', () => {
+    expect(otlpMetricsUrl('http://collector:4318')).toBe('http://collector:4318/v1/metrics');
+    expect(otlpMetricsUrl('https://otlp.example.com/otlp/v1/metrics')).toBe('https://otlp.example.com/otlp/v1/metrics');
+    expect(() => otlpMetricsUrl('grpc://collector:4317')).toThrow(/http or https/);
+    expect(() => otlpMetricsUrl('collector:4318/')).toThrow(/--otlp-endpoint/);
+  });
+
+  it('validates the interval and refuses a headers file without an endpoint', () => {
+    expect(parseOtlpFlags({ 'otlp-interval': '30s' })).toBeUndefined();
+    expect(parseOtlpFlags({ 'otlp-endpoint': 'http://c:4318', 'otlp-interval': '2s' })).toEqual({ url: 'http://c:4318/v1/metrics', intervalMs: 2000, headers: undefined });
+    expect(() => parseOtlpFlags({ 'otlp-endpoint': 'http://c:4318', 'otlp-interval': '500ms' })).toThrow(/--otlp-interval/);
+    expect(() => parseOtlpFlags({ 'otlp-interval': '30s', 'otlp-headers-file': '/etc/h' })).toThrow(/needs --otlp-endpoint/);
+  });
+
+  it('finds the API server and node from the pod\'s environment, and refuses what cannot work', () => {
+    const env = { NODE_NAME: 'node-1', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    expect(parseKubernetesFlags({ kubernetes: true, 'kubernetes-source': 'api' }, env)).toMatchObject({
+      kind: 'api', nodeName: 'node-1', baseUrl: 'https://10.96.0.1/',
+    });
+    expect(parseKubernetesFlags({ kubernetes: true, 'kubernetes-source': 'kubelet' }, env)).toMatchObject({ baseUrl: 'https://node-1:10250/' });
+    expect(parseKubernetesFlags({ kubernetes: false, 'kubernetes-source': 'api' }, env)).toBeUndefined();
+    expect(() => parseKubernetesFlags({ kubernetes: true, 'kubernetes-source': 'api' }, {})).toThrow(/node name/);
+    expect(() => parseKubernetesFlags({ kubernetes: true, 'kubernetes-source': 'api' }, { NODE_NAME: 'n' })).toThrow(/KUBERNETES_SERVICE_HOST/);
+    expect(() => parseKubernetesFlags({ kubernetes: true, 'kubernetes-source': 'api', 'kubernetes-node': 'Bad_Name' }, env)).toThrow(/not a node name/);
+    expect(() => parseKubernetesFlags({ 'kubernetes-source': 'api', 'kubernetes-api': 'http://x' }, env)).toThrow(/needs --kubernetes/);
+  });
+});

@@ -36,8 +36,8 @@ export interface RunResult {
 }
 
 /** Runs the built CLI (dist/) to completion. */
-export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  return runTool(process.execPath, [cliPath, ...args], {}, opts.timeoutMs ?? 60_000, opts.cwd);
+export function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  return runTool(process.execPath, [cliPath, ...args], opts.env ?? {}, opts.timeoutMs ?? 60_000, opts.cwd);
 }
 
 /** Starts a long-running process and returns it; the caller kills it. */

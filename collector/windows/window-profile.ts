@@ -2,7 +2,7 @@
 // is done once per distinct stack in the window, not per sample.
 import type { ProfileData, ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
 import type { Symbolizer } from '../symbolize/index.js';
-import { processLabels } from '../symbolize/process-metadata.js';
+import { processLabels, type CgroupIdentity } from '../symbolize/process-metadata.js';
 import type { ProfileKind, RawStackSample } from '../sources/index.js';
 
 export interface WindowProfileOptions {
@@ -11,6 +11,11 @@ export interface WindowProfileOptions {
   hz?: number;
   startNs: bigint;
   endNs: bigint;
+  /**
+   * Kubernetes labels (namespace, pod, container, workload) of a process's pod and container, when known.
+   * Called once per process per window; must answer from memory.
+   */
+  podLabels?: (identity: CgroupIdentity) => Readonly<Record<string, string>> | undefined;
 }
 
 export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period'> {
@@ -58,8 +63,21 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
   // very end of a function would otherwise be named after the next function.
   const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
   const samples: ProfileSample[] = [];
+  // process, container_id and pod_uid when known (`go tool pprof -tagfocus=process=nginx`), and with
+  // --kubernetes namespace, pod, container and workload: worked out once per process per window.
+  const labelsByPid = new Map<number, Record<string, string>>();
+  const labelsOf = (pid: number): Record<string, string> => {
+    let labels = labelsByPid.get(pid);
+    if (!labels) {
+      const meta = symbolizer.processMetadata(pid);
+      labels = processLabels(meta);
+      if (meta && opts.podLabels && (meta.podUid || meta.containerId)) Object.assign(labels, opts.podLabels(meta));
+      labelsByPid.set(pid, labels);
+    }
+    return labels;
+  };
   /** pid → tid → the thread's label objects. */
-  const threadLabels = new Map<number, Map<number, { comm: string; meta: unknown; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>>();
+  const threadLabels = new Map<number, Map<number, { comm: string; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>>();
   symbolizer.beginDrain();
   try {
     for (const s of raw) {
@@ -89,18 +107,12 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
       const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
       // One pair of label objects per thread, shared by its samples (read-only from here on): the pprof
       // builder and the store resolve a label set once per object.
-      const meta = symbolizer.processMetadata(s.pid);
+      const processLabelSet = labelsOf(s.pid);
       let threads = threadLabels.get(s.pid);
       if (threads === undefined) threadLabels.set(s.pid, (threads = new Map()));
       let thread = threads.get(s.tid);
-      if (thread === undefined || thread.comm !== s.comm || thread.meta !== meta) {
-        thread = {
-          comm: s.comm,
-          meta,
-          numLabels: { pid: s.pid, tid: s.tid },
-          // process, container_id and pod_uid when known: `go tool pprof -tagfocus=process=nginx`.
-          strLabels: { comm: s.comm, ...processLabels(meta) },
-        };
+      if (thread === undefined || thread.comm !== s.comm) {
+        thread = { comm: s.comm, numLabels: { pid: s.pid, tid: s.tid }, strLabels: { comm: s.comm, ...processLabelSet } };
         threads.set(s.tid, thread);
       }
       samples.push({

@@ -16,6 +16,7 @@ export type {
   AgentInfo,
   HistogramSeries,
   HotpathMetricProducerOptions,
+  KubernetesStats,
   MemoryStats,
   MetricsSource,
   ProcessStats,
@@ -26,6 +27,8 @@ export type {
   WindowsDropped,
 } from './producer.js';
 export { createMetricsExporter } from './exporter.js';
+export { createOtlpPush, otlpDropReason, parseHeadersFile } from './otlp.js';
+export type { OtlpPush, OtlpPushOptions } from './otlp.js';
 export type { MetricsExporter, MetricsExporterOptions } from './exporter.js';
 export { ExporterError, ExporterErrorCodes } from '../errors.js';
 export type { ExporterErrorCode } from '../errors.js';

@@ -77,11 +77,24 @@ export interface MetricsSource {
   symbolizeDurations?(): HistogramSeries[];
   /** The push exporters (--pyroscope-url): one entry per target. */
   push?(): readonly PushStats[];
+  /** --kubernetes: the pod metadata cache; undefined when it is off. */
+  kubernetes?(): KubernetesStats | undefined;
 }
+
+/** The Kubernetes pod metadata cache of --kubernetes. */
+export interface KubernetesStats {
+  /** hotpath_kubernetes_pods: pods of this node held. */
+  pods: number;
+  /** hotpath_kubernetes_pods_dropped_total: pods left out because the cache was full. */
+  podsDropped: number;
+  /** hotpath_kubernetes_errors_total{reason}: failed requests and bad answers. */
+  errors: Readonly<Record<string, number>>;
+}
+
 
 /** Cumulative counts of one push target and its queue now. */
 export interface PushStats {
-  /** e.g. `pyroscope`. */
+  /** `pyroscope`, `otlp`. */
   target: string;
   /** hotpath_push_requests_total{target,outcome}: attempts by outcome (success, rejected, server_error, network_error, timeout). */
   requests: Readonly<Record<string, number>>;
@@ -90,10 +103,10 @@ export interface PushStats {
    * (queue_full, too_large, rejected, shutdown, encode_backlog, encode_error).
    */
   dropped: Readonly<Record<string, number>>;
-  /** hotpath_push_queue_bytes{target}: bytes queued, counting the request being sent. */
-  queueBytes: number;
-  /** hotpath_push_sent_bytes_total{target}: bytes of the requests delivered. */
-  sentBytes: number;
+  /** hotpath_push_queue_bytes{target}: bytes queued, counting the request being sent (targets with a queue). */
+  queueBytes?: number;
+  /** hotpath_push_sent_bytes_total{target}: bytes of the requests delivered (when the target knows them). */
+  sentBytes?: number;
 }
 
 /** The standard process_* metrics of Prometheus client libraries. */
@@ -184,6 +197,9 @@ export const MetricNames = {
   pushDropped: 'hotpath_push_dropped_total',
   pushQueueBytes: 'hotpath_push_queue_bytes',
   pushSentBytes: 'hotpath_push_sent_bytes_total',
+  kubernetesPods: 'hotpath_kubernetes_pods',
+  kubernetesPodsDropped: 'hotpath_kubernetes_pods_dropped_total',
+  kubernetesErrors: 'hotpath_kubernetes_errors_total',
 } as const;
 
 const SCOPE = { name: 'hotpath' };
@@ -411,10 +427,34 @@ export class HotpathMetricProducer implements MetricProducer {
         ),
       );
       add(MetricNames.pushQueueBytes, () =>
-        this.gaugeMetric(MetricNames.pushQueueBytes, 'Bytes queued for a push target.', 'By', readPush().map((p) => ({ attributes: { target: p.target }, value: p.queueBytes })), endTime),
+        this.gaugeMetric(MetricNames.pushQueueBytes, 'Bytes queued for a push target.', 'By', readPush().flatMap((p) => (p.queueBytes === undefined ? [] : [{ attributes: { target: p.target }, value: p.queueBytes }])), endTime),
       );
       add(MetricNames.pushSentBytes, () =>
-        this.sumMetric(MetricNames.pushSentBytes, 'Bytes of push requests delivered.', '', readPush().map((p) => ({ attributes: { target: p.target }, value: p.sentBytes })), endTime, errors),
+        this.sumMetric(MetricNames.pushSentBytes, 'Bytes of push requests delivered.', '', readPush().flatMap((p) => (p.sentBytes === undefined ? [] : [{ attributes: { target: p.target }, value: p.sentBytes }])), endTime, errors),
+      );
+    }
+
+    if (this.source.kubernetes) {
+      let k8s: KubernetesStats | undefined | null = null;
+      const readK8s = () => (k8s === null ? (k8s = this.source.kubernetes?.()) : k8s);
+      add(MetricNames.kubernetesPods, () => {
+        const k = readK8s();
+        return this.gaugeMetric(MetricNames.kubernetesPods, 'Pods of this node in the --kubernetes metadata cache.', '', k ? [{ attributes: {}, value: k.pods }] : [], endTime);
+      });
+      add(MetricNames.kubernetesPodsDropped, () => {
+        const k = readK8s();
+        const points = k ? [{ attributes: {}, value: k.podsDropped }] : [];
+        return this.sumMetric(MetricNames.kubernetesPodsDropped, 'Pods left out of the metadata cache because it was full.', '', points, endTime, errors);
+      });
+      add(MetricNames.kubernetesErrors, () =>
+        this.sumMetric(
+          MetricNames.kubernetesErrors,
+          'Failed requests for pod metadata and bad answers, by reason (connect, http_<status>, decode, gone, token).',
+          '',
+          Object.entries(readK8s()?.errors ?? {}).map(([reason, value]) => ({ attributes: { reason }, value })),
+          endTime,
+          errors,
+        ),
       );
     }
 

@@ -1,5 +1,5 @@
 // `hotpath serve`: the agent.
-import { release } from 'node:os';
+import { hostname, release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
 import { PyroscopePusher } from '../../../exporters/push/index.js';
 import { Agent, PROGRAM_NAMES, type ProgramName } from '../../agent/agent.js';
@@ -7,6 +7,9 @@ import { MIN_MEMORY_LIMIT_BYTES, RUNTIME_RESERVE_BYTES } from '../../agent/memor
 import type { Command } from '../command.js';
 import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.js';
 import { parsePyroscopeFlags, PYROSCOPE_ABOUT, PYROSCOPE_HELP, PYROSCOPE_OPTIONS } from '../pyroscope-flags.js';
+import { OTLP_HELP, OTLP_OPTIONS, parseOtlpFlags } from '../otlp-flags.js';
+import { KUBERNETES_HELP, KUBERNETES_OPTIONS, kubernetesNodeName, parseKubernetesFlags } from '../kubernetes-flags.js';
+import { PodSource } from '../../kubernetes/pod-source.js';
 import { nowNs } from '../../sources/index.js';
 import { ErrorCodes, HotpathError, usageError } from '../../errors.js';
 import { parseBytes, parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
@@ -48,7 +51,7 @@ Flags:
                        first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
-${UNWIND_HELP}${PYROSCOPE_HELP}  -h, --help           this help
+${UNWIND_HELP}${PYROSCOPE_HELP}${OTLP_HELP}${KUBERNETES_HELP}  -h, --help           this help
 
 Routes:
   /                              index
@@ -117,6 +120,8 @@ export const serveCommand: Command = {
     'insecure-expose': { type: 'boolean', default: false },
     ...UNWIND_OPTIONS,
     ...PYROSCOPE_OPTIONS,
+    ...OTLP_OPTIONS,
+    ...KUBERNETES_OPTIONS,
   },
   async run(values) {
     const host = values.host as string;
@@ -147,19 +152,39 @@ export const serveCommand: Command = {
     const insecureExpose = values['insecure-expose'] as boolean;
     const exposure = exposureProblem(host, webConfig, insecureExpose);
     if (exposure) throw usageError(exposure);
+    const otlp = parseOtlpFlags(values);
+    const nodeName = kubernetesNodeName(values);
+    const kubernetes = parseKubernetesFlags(values);
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    let pods: PodSource | undefined;
+    try {
+      pods = kubernetes ? new PodSource({ ...kubernetes, log }) : undefined;
+    } catch (err) {
+      throw usageError(`--kubernetes-ca-file: ${(err as Error).message}`);
+    }
+    // Started before the programs: by the first window the node's pods are usually known.
+    pods?.start();
     const agent = await Agent.start({
       hz, programs, windowSeconds, retentionSeconds, memoryLimitBytes, maxStoreBytes, pids, minBlockNs, unwind, unwindTableBytes, version: VERSION, kernel: release(),
+      podLabels: pods ? (id) => pods.lookup(id.podUid, id.containerId) as Readonly<Record<string, string>> | undefined : undefined,
+    }).catch(async (err: unknown) => {
+      await pods?.close();
+      throw err;
     });
-    if (agent.attachedPrograms.length === 0) {
+    const closeAll = async () => {
       await agent.close();
+      await pods?.close();
+    };
+    if (agent.attachedPrograms.length === 0) {
+      await closeAll();
       throw new HotpathError(ErrorCodes.ATTACH, 'no program could be attached (see the messages above)');
     }
     // Attached: from here on keep only the capabilities draining and symbolizing need (bpf/privileges.ts).
     const privileges = await dropPrivileges({ listenPort: port }).catch(async (err: unknown) => {
-      await agent.close();
+      await closeAll();
       throw err;
     });
     process.stderr.write(`hotpath serve: ${privileges.summary}\n`);
@@ -171,11 +196,17 @@ export const serveCommand: Command = {
       process.stderr.write(`hotpath serve: pushing cpu and offcpu profiles to ${pusher.endpoint.href}\n`);
     }
     let rejectedRequests: () => { route: string; code: string; requests: number }[] = () => [];
-    const metrics = createMetricsExporter({
-      ...agent.metricsSource(),
-      httpRequestsRejected: () => rejectedRequests(),
-      ...(pusher ? { push: () => [pushStats(pusher)] } : {}),
-    });
+    const resource: Record<string, string> = { 'host.name': hostname(), 'service.name': 'hotpath', 'service.version': VERSION };
+    if (nodeName) resource['k8s.node.name'] = nodeName;
+    const metrics = createMetricsExporter(
+      {
+        ...agent.metricsSource(),
+        httpRequestsRejected: () => rejectedRequests(),
+        ...(pusher ? { push: () => [pushStats(pusher)] } : {}),
+        ...(pods ? { kubernetes: () => pods.stats() } : {}),
+      },
+      { otlp: otlp && { ...otlp, log }, resource: otlp ? resource : undefined },
+    );
     const server = new HttpServer({
       host, port, agent, metrics, retentionNs: BigInt(Math.round(retentionSeconds * 1e9)), nowNs, webConfig, insecureExpose,
     });
@@ -185,7 +216,8 @@ export const serveCommand: Command = {
       address = await server.listen();
     } catch (err) {
       await pusher?.close();
-      await agent.close();
+      await closeAll();
+      await metrics.shutdown();
       throw new HotpathError(ErrorCodes.USAGE, `listen on ${host}:${port}: ${(err as Error).message}`);
     }
     const shown = `${server.isTls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -193,7 +225,9 @@ export const serveCommand: Command = {
       `hotpath serve: listening on ${shown}/ (programs: ${agent.attachedPrograms.join(', ')})\n` +
         `  flamegraph: ${shown}/flamegraph?type=cpu&seconds=10\n` +
         `  pprof:      go tool pprof ${shown}/debug/pprof/profile?seconds=30\n` +
-        `  metrics:    ${shown}/metrics\n`,
+        `  metrics:    ${shown}/metrics\n` +
+        (otlp ? `  otlp:       ${otlp.url} every ${otlp.intervalMs / 1000} s\n` : '') +
+        (kubernetes ? `  kubernetes: pods of ${kubernetes.nodeName} from ${kubernetes.baseUrl} (${kubernetes.kind})\n` : ''),
     );
     if (insecureExpose && exposureProblem(host, webConfig, false)) {
       process.stderr.write(`hotpath serve: --insecure-expose: ${host} is reachable without authentication\n`);
@@ -208,8 +242,9 @@ export const serveCommand: Command = {
     // First: the request in flight is aborted, so nothing waits on the network.
     await pusher?.close();
     await server.close();
-    await agent.close();
+    // Pushes the last values while the programs still hold them; bounded (2 s) when the receiver does not answer.
     await metrics.shutdown();
+    await closeAll();
     // Everything is closed and detached; should a handle still hold the event loop, do not wait for it.
     setTimeout(() => {
       process.stderr.write('hotpath serve: exiting with handles still open\n');
