@@ -557,9 +557,22 @@ export function setCapabilities(sets: CapabilitySets): void {
 /** capset on one libuv pool thread (whichever runs it); resolves to the syscall's return value (0 or -1). */
 export function setCapabilitiesOnPoolThread(sets: CapabilitySets): Promise<number> {
   const nr = capSyscallNumber(SYS_CAPSET, 'capset');
+  // The pool thread reads these while this thread runs on: they must stay reachable until the call ends, or a
+  // garbage collection in between frees memory the call still uses (seen as heap corruption at startup).
+  const header = capHeader();
+  const data = capData(sets);
   return new Promise((resolve, reject) => {
-    caps.syscall.async(nr, capHeader(), capData(sets), (err: unknown, ret: number | bigint) => (err ? reject(err) : resolve(Number(ret))));
+    caps.syscall.async(nr, header, data, (err: unknown, ret: number | bigint) => {
+      keepAlive(header, data);
+      if (err) reject(err);
+      else resolve(Number(ret));
+    });
   });
+}
+
+/** Holds values until the point of the call (a callback's use keeps them from being collected before). */
+function keepAlive(...values: unknown[]): void {
+  if (values.length < 0) throw new Error('unreachable');
 }
 
 /** no_new_privs on one libuv pool thread (whichever runs it); resolves to prctl's return value. */
