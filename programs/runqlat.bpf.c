@@ -5,7 +5,8 @@
  * Each handler exists twice: tp_btf (BTF-typed arguments read directly, start times in task storage: the
  * cheapest) and raw_tp (probe reads, start times in a hash keyed by thread id), for kernels whose tp_btf or
  * task storage does not load. User space loads the tp_btf set and falls back to the raw_tp set.
- * A start time that cannot be kept (hash full, no task storage) is counted in `lost`, on that path only. */
+ * A start time that cannot be kept (hash full, no task storage) is counted in `lost`, on that path only.
+ * With runqlat_config.per_cgroup the waits go into one histogram per cgroup v2 of the task that waited. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -23,6 +24,9 @@ struct runq_start {
 TASK_STORAGE_MAP(start_task, struct runq_start);
 HASH_MAP(start_tid, __u32, __u64, RAW_START_ENTRIES);
 PERCPU_ARRAY_MAP(hist, struct log2_hist, 1);
+PERCPU_HASH_MAP(cgroup_hists, __u64, struct log2_hist, RUNQLAT_CGROUP_ENTRIES);
+
+const volatile struct runqlat_config runqlat_config = {};
 LOST_COUNTERS_MAP(lost, RUNQLAT_LOST_REASONS);
 
 /* task_struct::state was renamed __state in 5.14 (commit 2f064a59a11f, "sched: Change task_struct::state"). */
@@ -38,11 +42,39 @@ static __always_inline long task_state(struct task_struct *t, bool direct)
 	return TASK_FIELD(direct, (struct task_struct___pre514 *)t, state);
 }
 
-static __always_inline void observe(__u64 delta)
+/* The histogram of cgroup `id`, added on its first wait on this CPU; the overflow entry once the map is full. */
+static __always_inline struct log2_hist *cgroup_hist(__u64 id)
+{
+	struct log2_hist *h = bpf_map_lookup_elem(&cgroup_hists, &id);
+	struct log2_hist zero = {};
+
+	if (h)
+		return h;
+	bpf_map_update_elem(&cgroup_hists, &id, &zero, BPF_NOEXIST);
+	h = bpf_map_lookup_elem(&cgroup_hists, &id);
+	if (h)
+		return h;
+	id = RUNQLAT_CGROUP_OVERFLOW;
+	h = bpf_map_lookup_elem(&cgroup_hists, &id);
+	if (h)
+		return h;
+	bpf_map_update_elem(&cgroup_hists, &id, &zero, BPF_NOEXIST);
+	h = bpf_map_lookup_elem(&cgroup_hists, &id);
+	if (!h)
+		count_lost(&lost, RUNQLAT_LOST_CGROUP_MAP_FULL);
+	return h;
+}
+
+/* `t` waited `delta` ns for a CPU. Its cgroup is the one it runs in now (cgroup v2: task->cgroups->dfl_cgrp). */
+static __always_inline void observe(struct task_struct *t, __u64 delta)
 {
 	__u32 zero = RUNQLAT_HIST_KEY;
-	struct log2_hist *h = bpf_map_lookup_elem(&hist, &zero);
+	struct log2_hist *h;
 
+	if (runqlat_config.per_cgroup)
+		h = cgroup_hist(BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id));
+	else
+		h = bpf_map_lookup_elem(&hist, &zero);
 	if (h)
 		log2_hist_add(h, delta);
 }
@@ -91,13 +123,13 @@ static __always_inline int on_switch(u64 *ctx, bool direct)
 		s = bpf_task_storage_get(&start_task, next, 0, 0);
 		if (!s || s->ts == 0)
 			return 0;
-		observe(now - s->ts);
+		observe(next, now - s->ts);
 		s->ts = 0;
 	} else {
 		ts = bpf_map_lookup_elem(&start_tid, &tid);
 		if (!ts)
 			return 0;
-		observe(now - *ts);
+		observe(next, now - *ts);
 		bpf_map_delete_elem(&start_tid, &tid);
 	}
 	return 0;

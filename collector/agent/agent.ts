@@ -49,6 +49,8 @@ export interface AgentOptions {
   kernel: string;
   /** --kubernetes: namespace, pod, container and workload labels of a process's pod (from memory, never waits). */
   podLabels?: WindowProfileOptions['podLabels'];
+  /** --runqlat-per-container N: run-queue latency per cgroup, N series at most (0 or unset: one for the machine). */
+  runqlatPerContainer?: number;
   log?: (line: string) => void;
 }
 
@@ -146,7 +148,7 @@ export class Agent {
           agent.drainHealth.set(program, { lastSuccessNs: nowNs(), consecutiveFailures: 0 });
           agent.windowsLost.set(program, { drain_error: 0, symbolize_error: 0 });
         } else {
-          agent.latency.set(program, startLatencySource(program));
+          agent.latency.set(program, startLatencySource(program, { runqlatPerContainer: options.runqlatPerContainer, podLabels: options.podLabels }));
         }
         agent.statuses.push({ program, attached: true });
       } catch (err) {

@@ -1,5 +1,6 @@
 // Mirrors programs/runqlat.h: the key of the one-entry per-CPU `hist` array, whose value is struct log2_hist
-// (./log2-hist.ts), and enum runqlat_lost_reason.
+// (./log2-hist.ts), the per-cgroup hash (u64 cgroup id -> struct log2_hist), struct runqlat_config and enum
+// runqlat_lost_reason.
 
 export const RUNQLAT_HEADER = 'programs/runqlat.h';
 export const RUNQLAT_HIST_KEY = 0;
@@ -13,6 +14,21 @@ export function encodeRunqlatHistKey(): Buffer {
   return buf;
 }
 
+/** `cgroup_hists`: keys are u64 cgroup v2 ids; RUNQLAT_CGROUP_ENTRIES of them at most. */
+export const RUNQLAT_CGROUP_KEY_SIZE = 8;
+export const RUNQLAT_CGROUP_ENTRIES = 1024;
+/** The key cgroups share once the map is full. */
+export const RUNQLAT_CGROUP_OVERFLOW = 0n;
+
+/** struct runqlat_config (.rodata). */
+export const RUNQLAT_CONFIG_SIZE = 4;
+
+export function encodeRunqlatConfig(opts: { perCgroup: boolean }): Buffer {
+  const buf = Buffer.alloc(RUNQLAT_CONFIG_SIZE);
+  buf.writeUInt32LE(opts.perCgroup ? 1 : 0, 0);
+  return buf;
+}
+
 /** enum runqlat_lost_reason, by index: the `reason` label values. */
-export const RUNQLAT_LOST_REASONS = ['runqlat_start_map_full', 'runqlat_task_storage'] as const;
+export const RUNQLAT_LOST_REASONS = ['runqlat_start_map_full', 'runqlat_task_storage', 'runqlat_cgroup_map_full'] as const;
 export type RunqlatLostReason = (typeof RUNQLAT_LOST_REASONS)[number];

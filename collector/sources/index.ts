@@ -50,7 +50,24 @@ export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): S
 
 export type LatencyKind = 'runqlat' | 'biolatency';
 
+export interface LatencySourceOptions {
+  /** runqlat: one histogram per cgroup, this many series at most (0 or unset: one for the machine). */
+  runqlatPerContainer?: number;
+  /** Kubernetes labels of a container, to name its series namespace/pod/container. */
+  podLabels?: (identity: { containerId?: string; podUid?: string }) => Readonly<Record<string, string>> | undefined;
+}
+
 /** Loads and attaches one latency program. Throws a HotpathError naming the failing step. */
-export function startLatencySource(kind: LatencyKind): LatencySource {
-  return kind === 'runqlat' ? RunqlatSource.start() : BiolatencySource.start();
+export function startLatencySource(kind: LatencyKind, opts: LatencySourceOptions = {}): LatencySource {
+  if (kind === 'biolatency') return BiolatencySource.start();
+  const max = opts.runqlatPerContainer ?? 0;
+  if (max <= 0) return RunqlatSource.start();
+  const podLabels = opts.podLabels;
+  const podLabel = podLabels
+    ? (identity: { containerId?: string; podUid?: string }) => {
+        const l = podLabels(identity);
+        return l?.namespace && l.pod && l.container ? `${l.namespace}/${l.pod}/${l.container}` : undefined;
+      }
+    : undefined;
+  return RunqlatSource.start({ perCgroup: { maxSeries: max, podLabel } });
 }

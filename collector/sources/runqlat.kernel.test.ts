@@ -58,6 +58,6 @@ describe('RunqlatSource', () => {
     const stats = collector.programStats();
     expect(stats.map((s) => s.program).sort()).toEqual(['runqlat_switch_raw', 'runqlat_wakeup_new_raw', 'runqlat_wakeup_raw']);
     // Every wakeup found room for its start time (the counters exist and read back, cumulative).
-    expect(collector.lost()).toEqual({ runqlat_start_map_full: 0, runqlat_task_storage: 0 });
+    expect(collector.lost()).toEqual({ runqlat_start_map_full: 0, runqlat_task_storage: 0, runqlat_cgroup_map_full: 0 });
   });
 });

@@ -51,6 +51,13 @@ Flags:
                        first when it is reached, even inside --retention
   --pid N              profile only this process; repeat for more (default: the whole system)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
+  --runqlat-per-container N
+                       hotpath_runqueue_latency_seconds per cgroup v2, with a \`container\` label: the
+                       container id (namespace/pod/container with --kubernetes), else the cgroup path
+                       (e.g. /system.slice/cron.service). The N busiest get series of their own, the rest
+                       share container="other" (series never decrease: a cgroup moving out of "other" keeps
+                       its earlier waits there). Default 0: one histogram for the machine. Reads the cgroup2
+                       tree of this mount namespace (a container needs the host's /sys/fs/cgroup).
 ${UNWIND_HELP}${PYROSCOPE_HELP}${OTLP_HELP}${KUBERNETES_HELP}  -h, --help           this help
 
 Routes:
@@ -116,6 +123,7 @@ export const serveCommand: Command = {
     'retention-memory': { type: 'string' },
     pid: { type: 'string', multiple: true },
     'min-block': { type: 'string', default: '1us' },
+    'runqlat-per-container': { type: 'string', default: '0' },
     'web-config': { type: 'string' },
     'insecure-expose': { type: 'boolean', default: false },
     ...UNWIND_OPTIONS,
@@ -144,6 +152,7 @@ export const serveCommand: Command = {
     const maxStoreBytes = retentionMemory === undefined ? undefined : parseBytes('--retention-memory', retentionMemory);
     const pids = parsePids('--pid', values.pid as string[] | undefined);
     const minBlockNs = Math.round(parseDuration('--min-block', values['min-block'] as string) * 1e9);
+    const runqlatPerContainer = parseInteger('--runqlat-per-container', values['runqlat-per-container'] as string, 0, 500);
     const { unwind, unwindTableBytes } = parseUnwindFlags(values);
     const pyroscope = parsePyroscopeFlags(values);
     // Before anything is loaded: a bad file or an unguarded exposure is a usage error (exit 2).
@@ -168,7 +177,7 @@ export const serveCommand: Command = {
     // Started before the programs: by the first window the node's pods are usually known.
     pods?.start();
     const agent = await Agent.start({
-      hz, programs, windowSeconds, retentionSeconds, memoryLimitBytes, maxStoreBytes, pids, minBlockNs, unwind, unwindTableBytes, version: VERSION, kernel: release(),
+      hz, programs, windowSeconds, retentionSeconds, memoryLimitBytes, maxStoreBytes, pids, minBlockNs, runqlatPerContainer, unwind, unwindTableBytes, version: VERSION, kernel: release(),
       podLabels: pods ? (id) => pods.lookup(id.podUid, id.containerId) as Readonly<Record<string, string>> | undefined : undefined,
     }).catch(async (err: unknown) => {
       await pods?.close();
