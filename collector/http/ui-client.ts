@@ -248,7 +248,12 @@ export const UI_CLIENT_SCRIPT = String.raw`(function () {
         st.textContent = 'body{background:#17181a;color:#e4e4e4}#flamegraph>rect:first-of-type{fill:#17181a}.title,.subtitle,#details{fill:#e4e4e4;color:#e4e4e4}button,input{background:#17181a;color:#e4e4e4;border:1px solid #3a3b3e}';
         d.head.appendChild(st);
       }
-      f.style.height = Math.min(2000, d.documentElement.scrollHeight + 4) + 'px';
+      // Deep stacks (runtimes, browsers) make graphs thousands of pixels tall: the main graph is shown as an
+      // icicle (root and toolbar at the top) and a caller graph scrolled to its root at the bottom.
+      var svg = d.getElementById('flamegraph'), inv = d.getElementById('invert');
+      if (f.id === 'fg' && !state.focus && svg && inv && svg.getAttribute('data-inverted') !== '1') inv.click();
+      f.style.height = Math.min(Math.round(innerHeight * 0.75), d.documentElement.scrollHeight + 4) + 'px';
+      if (f.id === 'fg' && state.focus && f.contentWindow) f.contentWindow.scrollTo(0, d.documentElement.scrollHeight);
       applySearchIn(d);
     } catch (e) { /* another origin: nothing to fit */ }
   }
