@@ -9,7 +9,7 @@ export const UI_CLIENT_SCRIPT = String.raw`(function () {
   var FILTERS = ['comm', 'pid', 'tid', 'container', 'pod'];
   var PALETTE = ['#e0803a', '#3a86c8', '#5aa55a', '#c8506e', '#8e6cc4', '#c9a227', '#3fb0a8', '#b06a3a', '#6d8fb8', '#a0a040', '#d06ac0', '#7a7a7a'];
   var state = readState();
-  var timeline = null, topData = null, sortKey = 'total', sortDir = -1, lastFrameKey = '', lastTopKey = '';
+  var timeline = null, topData = null, lastSorted = null, sortKey = 'total', sortDir = -1, lastFrameKey = '', lastTopKey = '';
 
   function readState() {
     var p = new URLSearchParams(location.search);
@@ -257,7 +257,11 @@ export const UI_CLIENT_SCRIPT = String.raw`(function () {
       applySearchIn(d);
     } catch (e) { /* another origin: nothing to fit */ }
   }
-  $('fg').addEventListener('load', function () { fitFrame($('fg')); });
+  $('fg').addEventListener('load', function () {
+    fitFrame($('fg'));
+    // When the first graph is in: the page's load time (the browser test reads it).
+    if (!document.body.hasAttribute('data-ready-ms')) document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+  });
   $('fg2').addEventListener('load', function () { fitFrame($('fg2')); });
   function escapeRe(s) { return s.replace(/[.*+?^${'$'}{}()|[\]\\]/g, '\\$&'); }
   function applySearchIn(d) {
@@ -298,7 +302,8 @@ export const UI_CLIENT_SCRIPT = String.raw`(function () {
       ? [['name', 'Function'], ['baseTotal', 'Base'], ['total', 'Current'], ['delta', 'Δ pts']]
       : [['name', 'Function'], ['self', 'Self'], ['total', 'Total']];
     var val = function (r, k) { return k === 'delta' ? r.total - r.baseTotal : r[k]; };
-    if (diff && sortKey === 'self') sortKey = 'delta';
+    if (diff && topData !== lastSorted) { sortKey = 'delta'; sortDir = -1; }
+    lastSorted = topData;
     if (!diff && (sortKey === 'delta' || sortKey === 'baseTotal')) sortKey = 'total';
     rows.sort(function (a, b) {
       if (sortKey === 'name') return sortDir * (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -69,7 +69,9 @@ describe('the UI at / in a real browser (kernel)', () => {
     expect(res?.status()).toBe(200);
     await expect.poll(() => page.locator('#timeline g.win').count(), { timeout: 15_000 }).toBeGreaterThan(3);
     await graphLoaded(page);
-    console.log(`ui: ${path} loaded (timeline + flamegraph) in ${Date.now() - t0} ms`);
+    const readyMs = await page.locator('body').getAttribute('data-ready-ms');
+    const windows = await page.locator('#timeline g.win').count();
+    console.log(`ui: ${path}: first flamegraph in ${readyMs} ms after navigation (${windows} windows); test saw it after ${Date.now() - t0} ms`);
     expect(errors).toEqual([]);
     return page;
   }
