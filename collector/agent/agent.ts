@@ -23,6 +23,8 @@ import { Symbolizer } from '../symbolize/index.js';
 import { buildWindowProfile, sampleTypesOf, type WindowProfileOptions } from '../windows/window-profile.js';
 import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
 import type { StackCatalog } from '../windows/stack-catalog.js';
+import type { LabelFilters } from '../windows/label-filter.js';
+import { LatencyHistory } from '../windows/latency-history.js';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
 export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency'] as const;
@@ -84,6 +86,8 @@ export interface ProfileSelection {
   toNs: bigint;
   /** Keep only these processes (empty: all). */
   pids: number[];
+  /** Keep only samples whose labels pass these (comm, process, container...; absent: all). */
+  filters?: LabelFilters;
   windows: StoredWindow[];
   /** The store's catalog the windows' ids point into. */
   catalog: StackCatalog;
@@ -97,6 +101,8 @@ export class Agent {
   private readonly latency = new Map<LatencyKind, LatencySource>();
   private readonly symbolizer: Symbolizer;
   readonly memory: MemoryBudget;
+  /** Per-window deltas of the latency histograms, for the UI's heatmaps. */
+  readonly latencyHistory: LatencyHistory;
   private readonly drainDurations = new Log2Recorder();
   /** Per profile type: time to symbolize and store a window. */
   private readonly symbolizeDurations = new Map<ProfileKind, Log2Recorder>();
@@ -121,6 +127,12 @@ export class Agent {
       retentionMemoryBytes: options.maxStoreBytes,
     });
     this.symbolizer = new Symbolizer({ maxCacheBytes: this.memory.symbolCacheBytes });
+    const windows = Math.ceil(options.retentionSeconds / options.windowSeconds);
+    // Extra cuts (live profiles) make more, shorter windows: room for twice as many, and never unbounded.
+    this.latencyHistory = new LatencyHistory({
+      retentionNs: BigInt(Math.round(options.retentionSeconds * 1e9)),
+      maxWindows: Math.min(20_000, 2 * windows + 16),
+    });
   }
 
   /** Starts every selected program; one that fails is reported and the others keep running. */
@@ -250,6 +262,13 @@ export class Agent {
       }
     }
     this.lastDrainNs = nowNs();
+    for (const [kind, source] of this.latency) {
+      try {
+        this.latencyHistory.record(kind, this.lastDrainNs, source.series());
+      } catch (err) {
+        this.log(`hotpath serve: latency history ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     // What libbpf, koffi and the threads freed stays resident in glibc's arenas until trimmed (45 MB measured).
     releaseFreeNativeMemory();
     return boundaries;
@@ -271,14 +290,14 @@ export class Agent {
    * The retained windows overlapping [fromNs, toNs), for a request to build its profile from (a slice at a
    * time, off this call). The span is clamped to what is retained: from=0&to=9999999999 reads the store once.
    */
-  history(kind: ProfileKind, fromNs: bigint, toNs: bigint, pids: number[]): ProfileSelection {
+  history(kind: ProfileKind, fromNs: bigint, toNs: bigint, pids: number[], filters: LabelFilters = {}): ProfileSelection {
     const store = this.storeOf(kind);
     const now = nowNs();
     const oldest = store.oldestStartNs ?? now;
     const from = fromNs > oldest ? fromNs : oldest;
     let to = toNs < now ? toNs : now;
     if (to < from) to = from;
-    return this.select(kind, store.overlapping(fromNs, toNs), store.catalog, from, to, pids);
+    return { ...this.select(kind, store.overlapping(fromNs, toNs), store.catalog, from, to, pids), filters };
   }
 
   /**
@@ -307,6 +326,11 @@ export class Agent {
     const to = await boundaryOf();
     signal?.throwIfAborted();
     return this.select(kind, store.within(from, to), store.catalog, from, to, pids);
+  }
+
+  /** The latency programs running (runqlat, biolatency). */
+  get latencyPrograms(): LatencyKind[] {
+    return [...this.latency.keys()];
   }
 
   oldestRetainedNs(kind: ProfileKind): bigint | undefined {

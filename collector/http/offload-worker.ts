@@ -5,22 +5,63 @@
 import { parentPort } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
 import { decodePprof } from '../../exporters/pprof/index.js';
-import { renderFlamegraph } from '../windows/output-formats.js';
+import { renderDiffHtml, renderHtml } from '../../flamegraph/index.js';
+import { foldForFlamegraph, renderFlamegraph } from '../windows/output-formats.js';
+import { diffFunctions, sandwichStacks, topFunctions } from './ui-data.js';
+
+/** Rows of a top table at most (by self and by total: up to twice as many). */
+export const TOP_ROWS = 300;
+
+/** What a flamegraph page shows besides the plain graph: one half of a sandwich, or a diff against a base. */
+export interface FlamegraphView {
+  focus?: string;
+  view?: 'callers' | 'callees';
+  /** The base profile (raw pprof) of a differential graph. */
+  baseRaw?: Uint8Array;
+  /** Picture width, px (default the renderer's). */
+  width?: number;
+}
 
 export type OffloadTask =
-  | { type: 'flamegraph'; raw: Uint8Array; title: string }
+  | ({ type: 'flamegraph'; raw: Uint8Array; title: string } & FlamegraphView)
+  | { type: 'top'; raw: Uint8Array; baseRaw?: Uint8Array }
   | { type: 'bcrypt'; password: string; hash: string };
 
 export type OffloadAnswer =
   | { id: number; ok: true; html?: Uint8Array; match?: boolean }
   | { id: number; ok: false; error: string };
 
+function flamegraphPage(task: { raw: Uint8Array; title: string } & FlamegraphView): string {
+  const profile = decodePprof(task.raw);
+  if (!task.focus && !task.baseRaw && !task.width) return renderFlamegraph(profile, '.html', task.title);
+  const { stacks, render } = foldForFlamegraph(profile, { processRoot: !task.baseRaw });
+  let current = stacks;
+  let base = task.baseRaw ? foldForFlamegraph(decodePprof(task.baseRaw), { processRoot: false }).stacks : undefined;
+  let rootName: string | undefined;
+  if (task.focus) {
+    const view = task.view ?? 'callees';
+    current = sandwichStacks(current, task.focus, view);
+    if (base) base = sandwichStacks(base, task.focus, view);
+    rootName = task.focus;
+  }
+  const inverted = task.view === 'callees';
+  const opts = { title: task.title, ...render, rootName, inverted, width: task.width };
+  return base ? renderDiffHtml(base, current, opts) : renderHtml(current, opts);
+}
+
+function topJson(task: { raw: Uint8Array; baseRaw?: Uint8Array }): string {
+  const { stacks, render } = foldForFlamegraph(decodePprof(task.raw));
+  if (!task.baseRaw) return JSON.stringify({ unit: render.unit, ...topFunctions(stacks, TOP_ROWS) });
+  const base = foldForFlamegraph(decodePprof(task.baseRaw)).stacks;
+  return JSON.stringify({ unit: render.unit, diff: true, ...diffFunctions(base, stacks, TOP_ROWS) });
+}
+
 export function runOffloadTask(task: OffloadTask): { html?: Uint8Array; match?: boolean } {
   switch (task.type) {
-    case 'flamegraph': {
-      const page = renderFlamegraph(decodePprof(task.raw), '.html', task.title);
-      return { html: new TextEncoder().encode(page) };
-    }
+    case 'flamegraph':
+      return { html: new TextEncoder().encode(flamegraphPage(task)) };
+    case 'top':
+      return { html: new TextEncoder().encode(topJson(task)) };
     case 'bcrypt':
       return { match: bcrypt.compareSync(task.password, task.hash) };
   }

@@ -1,25 +1,4 @@
-// The agent's HTML pages: the index at / and Go's /debug/pprof/ index.
-import { escapeMarkup } from '../../flamegraph/index.js';
-import type { ProgramStatus } from '../agent/agent.js';
-
-export function indexPage(statuses: readonly ProgramStatus[]): string {
-  const programs = statuses
-    .map((s) => `<li>${escapeMarkup(s.program)}: ${s.attached ? 'attached' : `<b>not attached</b>: ${escapeMarkup(s.error ?? '')}`}</li>`)
-    .join('');
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>hotpath</title></head><body>
-<h1>hotpath</h1>
-<p>Continuous CPU and latency profiler.</p>
-<ul>
-<li><a href="/flamegraph?type=cpu&amp;seconds=10">CPU flamegraph of the next 10 s</a></li>
-<li><a href="/flamegraph?type=offcpu&amp;seconds=10">Off-CPU flamegraph of the next 10 s</a></li>
-<li><a href="/debug/pprof/">/debug/pprof/</a> — profiles for <code>go tool pprof</code></li>
-<li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
-<li><a href="/healthz">/healthz</a></li>
-</ul>
-<h2>Programs</h2><ul>${programs}</ul>
-</body></html>
-`;
-}
+// Go's /debug/pprof/ index page (the UI at / is ui-page.ts).
 
 export function pprofIndexPage(): string {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>/debug/pprof/</title></head><body>

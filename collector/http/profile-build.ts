@@ -29,6 +29,7 @@ export function* buildSelectionSteps(sel: ProfileSelection): Generator<void, { p
     windows: sel.windows,
     catalog: sel.catalog,
     pids: sel.pids,
+    filters: sel.filters,
   });
   const builder = new PprofBuilder(sel.header);
   let n = 0;

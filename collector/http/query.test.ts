@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ErrorCodes, HotpathError } from '../errors.js';
-import { DEFAULT_LIVE_SECONDS, MAX_LIVE_SECONDS, parseProfileQuery, parseTimestamp, QueryError, type ProfileQuery } from './query.js';
+import { DEFAULT_LIVE_SECONDS, MAX_LIVE_SECONDS, parseLabelFilters, parseProfileQuery, parseTimestamp, QueryError, type ProfileQuery } from './query.js';
 
 const S = 1_000_000_000n;
 /** 2026-01-02T15:04:05Z. */
@@ -114,12 +114,12 @@ describe('parseTimestamp', () => {
 describe('parseProfileQuery', () => {
   test('an empty query is a live profile of the default length', () => {
     expect(DEFAULT_LIVE_SECONDS).toBe(30);
-    expect(query('')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [] });
+    expect(query('')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [], filters: {} });
   });
 
   test('the kind comes from the caller', () => {
     expect(parseProfileQuery(new URLSearchParams('seconds=5'), 'offcpu', NOW, RETENTION)).toEqual({
-      mode: 'live', kind: 'offcpu', seconds: 5, pids: [],
+      mode: 'live', kind: 'offcpu', seconds: 5, pids: [], filters: {},
     });
   });
 
@@ -130,7 +130,7 @@ describe('parseProfileQuery', () => {
     ['seconds=007', 7],
   ])('%s is a live profile', (search, seconds) => {
     expect(MAX_LIVE_SECONDS).toBe(600);
-    expect(query(search)).toEqual({ mode: 'live', kind: 'cpu', seconds, pids: [] });
+    expect(query(search)).toEqual({ mode: 'live', kind: 'cpu', seconds, pids: [], filters: {} });
   });
 
   test.each(['0', '-1', '1.5', '', 'abc', '1e2', '+5', ' 5', '1000000', '99999999999999999999'])(
@@ -153,13 +153,13 @@ describe('parseProfileQuery', () => {
 
   test('from/to in unix seconds is a history query', () => {
     expect(query(`from=${NOW_S - 60n}&to=${NOW_S}`)).toEqual({
-      mode: 'history', kind: 'cpu', fromNs: NOW - 60n * S, toNs: NOW, pids: [],
+      mode: 'history', kind: 'cpu', fromNs: NOW - 60n * S, toNs: NOW, pids: [], filters: {},
     });
   });
 
   test('from/to in RFC 3339, mixed with unix seconds', () => {
     expect(query(`from=${encodeURIComponent('2026-01-02T15:03:05.25Z')}&to=${NOW_S}.5`)).toEqual({
-      mode: 'history', kind: 'cpu', fromNs: NOW - 60n * S + 250_000_000n, toNs: NOW + 500_000_000n, pids: [],
+      mode: 'history', kind: 'cpu', fromNs: NOW - 60n * S + 250_000_000n, toNs: NOW + 500_000_000n, pids: [], filters: {},
     });
   });
 
@@ -231,16 +231,16 @@ describe('parseProfileQuery', () => {
   test.each(['foo', 'Seconds', 'pids', 'start'])('unknown parameter %s is 400', (key) => {
     const err = queryFails(`seconds=5&${key}=1`);
     expect(err.status).toBe(400);
-    expect(err.message).toBe(`unknown query parameter "${key}" (known: seconds, from, to, pid)`);
+    expect(err.message).toBe(`unknown query parameter "${key}" (known: seconds, from, to, pid, tid, comm, process, container, pod)`);
   });
 
   test("debug and gc, as Go's pprof client sends them, and type are accepted", () => {
-    expect(query('seconds=5&debug=0&gc=1')).toEqual({ mode: 'live', kind: 'cpu', seconds: 5, pids: [] });
-    expect(query('debug=1&type=cpu')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [] });
+    expect(query('seconds=5&debug=0&gc=1')).toEqual({ mode: 'live', kind: 'cpu', seconds: 5, pids: [], filters: {} });
+    expect(query('debug=1&type=cpu')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [], filters: {} });
   });
 
   test('pids come from every pid parameter, comma-separated, in order', () => {
-    expect(query('pid=1,2&pid=3')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [1, 2, 3] });
+    expect(query('pid=1,2&pid=3')).toEqual({ mode: 'live', kind: 'cpu', seconds: 30, pids: [1, 2, 3], filters: {} });
     expect(query('pid=9999999&pid=42')).toMatchObject({ pids: [9999999, 42] });
     expect(query(`pid=7&from=${NOW_S - 60n}&to=${NOW_S}`)).toMatchObject({ mode: 'history', pids: [7] });
   });
@@ -280,5 +280,31 @@ describe('parseTimestamp refuses dates that do not exist (regression: Date.parse
 
   test('says how to send a + offset when the query string turned it into a space', () => {
     expect(() => parseTimestamp('from', '2026-01-02T15:00:00 01:00')).toThrow(/send a \+ offset as %2B/);
+  });
+});
+
+describe('parseLabelFilters (issue 13)', () => {
+  test('text labels and thread ids; repeated or comma-separated values are alternatives', () => {
+    expect(parseLabelFilters(new URLSearchParams('comm=a,b&comm=c&container=abc&tid=5,6&pod=u'))).toEqual({
+      comm: ['a', 'b', 'c'], container: ['abc'], pod: ['u'], tid: [5, 6],
+    });
+    expect(parseLabelFilters(new URLSearchParams('comm='))).toEqual({});
+  });
+
+  test.each(['0', 'x', '-1', '12345678'])('tid=%j is refused with a 400 naming it', (tid) => {
+    let err: unknown;
+    try { parseLabelFilters(new URLSearchParams(`tid=${tid}`)); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(QueryError);
+    expect((err as QueryError).status).toBe(400);
+    expect((err as QueryError).message).toMatch(/^invalid tid/);
+  });
+
+  test('a value longer than 256 characters, or more than 64 values, is refused', () => {
+    expect(() => parseLabelFilters(new URLSearchParams(`comm=${'x'.repeat(257)}`))).toThrow(/longer than 256/);
+    expect(() => parseLabelFilters(new URLSearchParams(`process=${Array.from({ length: 65 }, (_, i) => i).join(',')}`))).toThrow(/too many process/);
+  });
+
+  test('profile queries carry the filters', () => {
+    expect(parseProfileQuery(new URLSearchParams('seconds=5&comm=x'), 'cpu', 10n ** 18n, 3600n * 10n ** 9n)).toMatchObject({ filters: { comm: ['x'] } });
   });
 });

@@ -2,14 +2,46 @@
 // QueryError carrying the HTTP status to answer with.
 import { ErrorCodes, HotpathError } from '../errors.js';
 import type { ProfileKind } from '../sources/index.js';
+import type { LabelFilters } from '../windows/label-filter.js';
 
 /** Longest live profile a request may ask for. */
 export const MAX_LIVE_SECONDS = 600;
 export const DEFAULT_LIVE_SECONDS = 30;
 
 export type ProfileQuery =
-  | { mode: 'live'; kind: ProfileKind; seconds: number; pids: number[] }
-  | { mode: 'history'; kind: ProfileKind; fromNs: bigint; toNs: bigint; pids: number[] };
+  | { mode: 'live'; kind: ProfileKind; seconds: number; pids: number[]; filters: LabelFilters }
+  | { mode: 'history'; kind: ProfileKind; fromNs: bigint; toNs: bigint; pids: number[]; filters: LabelFilters };
+
+/** Longest label value a filter may name (comm is 16 bytes; container ids 64, pod uids 36). */
+const MAX_LABEL_VALUE = 256;
+/** Values one label filter may list. */
+const MAX_FILTER_VALUES = 64;
+
+/**
+ * Parses the label filters of a query (comm, process, container, pod: text; tid: thread ids). Repeated or
+ * comma-separated values are alternatives; pid stays on its own (the profile routes always took it).
+ */
+export function parseLabelFilters(params: URLSearchParams): LabelFilters {
+  const filters: LabelFilters = {};
+  for (const label of ['comm', 'process', 'container', 'pod'] as const) {
+    const values = params.getAll(label).flatMap((v) => v.split(',')).filter((v) => v !== '');
+    for (const v of values) {
+      if (v.length > MAX_LABEL_VALUE) throw new QueryError(400, `invalid ${label}: longer than ${MAX_LABEL_VALUE} characters`);
+    }
+    if (values.length > MAX_FILTER_VALUES) throw new QueryError(400, `too many ${label} values (at most ${MAX_FILTER_VALUES})`);
+    if (values.length > 0) filters[label] = values;
+  }
+  const tids: number[] = [];
+  for (const v of params.getAll('tid')) {
+    for (const part of v.split(',')) {
+      if (!/^\d{1,7}$/.test(part) || Number(part) < 1) throw new QueryError(400, `invalid tid "${part}": expected a thread id`);
+      tids.push(Number(part));
+    }
+  }
+  if (tids.length > MAX_FILTER_VALUES) throw new QueryError(400, `too many tid values (at most ${MAX_FILTER_VALUES})`);
+  if (tids.length > 0) filters.tid = tids;
+  return filters;
+}
 
 /** A request the agent refuses: `status` is the HTTP status (4xx) to answer with. */
 export class QueryError extends HotpathError {
@@ -54,12 +86,16 @@ function isLeapYear(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
-/** Validates the query of a profile route. `kind` comes from the route, or `type=` for /flamegraph. */
-export function parseProfileQuery(params: URLSearchParams, kind: ProfileKind, nowNs: bigint, retentionNs: bigint): ProfileQuery {
-  const known = new Set(['seconds', 'from', 'to', 'pid', 'type', 'debug', 'gc']);
+/**
+ * Validates the query of a profile route. `kind` comes from the route, or `type=` for /flamegraph; `extra`
+ * names the route's own parameters, checked by the route.
+ */
+export function parseProfileQuery(params: URLSearchParams, kind: ProfileKind, nowNs: bigint, retentionNs: bigint, extra: readonly string[] = []): ProfileQuery {
+  const known = new Set(['seconds', 'from', 'to', 'pid', 'tid', 'comm', 'process', 'container', 'pod', 'type', 'debug', 'gc', ...extra]);
   for (const key of params.keys()) {
-    if (!known.has(key)) throw new QueryError(400, `unknown query parameter "${key}" (known: seconds, from, to, pid)`);
+    if (!known.has(key)) throw new QueryError(400, `unknown query parameter "${key}" (known: seconds, from, to, pid, tid, comm, process, container, pod${extra.map((e) => `, ${e}`).join('')})`);
   }
+  const filters = parseLabelFilters(params);
   const pids: number[] = [];
   for (const v of params.getAll('pid')) {
     for (const part of v.split(',')) {
@@ -78,7 +114,7 @@ export function parseProfileQuery(params: URLSearchParams, kind: ProfileKind, no
     if (toNs <= fromNs) throw new QueryError(400, `to (${to}) must be after from (${from})`);
     if (fromNs > nowNs) throw new QueryError(400, `from (${from}) is in the future`);
     if (toNs < nowNs - retentionNs) throw new QueryError(404, `from/to lie outside the retained history (the last ${Number(retentionNs / 1_000_000_000n)} s)`);
-    return { mode: 'history', kind, fromNs, toNs, pids };
+    return { mode: 'history', kind, fromNs, toNs, pids, filters };
   }
   let secs = DEFAULT_LIVE_SECONDS;
   if (seconds !== null) {
@@ -88,5 +124,5 @@ export function parseProfileQuery(params: URLSearchParams, kind: ProfileKind, no
     secs = Number(seconds);
     if (secs > MAX_LIVE_SECONDS) throw new QueryError(400, `seconds ${secs} exceeds the limit of ${MAX_LIVE_SECONDS}`);
   }
-  return { mode: 'live', kind, seconds: secs, pids };
+  return { mode: 'live', kind, seconds: secs, pids, filters };
 }

@@ -20,9 +20,12 @@ import type { ProfileKind } from '../sources/index.js';
 import { BasicAuth } from './basic-auth.js';
 import { hostHeaderAllowed, isLoopbackAddress, loopbackHostNames } from './host-check.js';
 import { OffloadBusyError, OffloadWorker } from './offload.js';
-import { indexPage, pprofIndexPage } from './pages.js';
+import { pprofIndexPage } from './pages.js';
 import { buildSelectionSteps } from './profile-build.js';
-import { MAX_LIVE_SECONDS, parseProfileQuery, QueryError, type ProfileQuery } from './query.js';
+import { MAX_LIVE_SECONDS, parseLabelFilters, parseProfileQuery, parseTimestamp, QueryError, type ProfileQuery } from './query.js';
+import { filtersKey, FILTER_LABELS, type FilterLabel } from '../windows/label-filter.js';
+import { timelineOf } from './ui-data.js';
+import { uiPage } from './ui-page.js';
 import { Gate, GateFullError, TokenBucket } from './request-limits.js';
 import { SharedBuilds } from './shared-builds.js';
 import { SymbolTable } from './symbolz.js';
@@ -102,8 +105,22 @@ export function exposureProblem(host: string, webConfig: WebConfig | undefined, 
 /** Routes named in hotpath_http_requests_rejected_total; any other path counts as "other". */
 const ROUTES = new Set([
   '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/symbol',
-  '/debug/pprof/cmdline', '/flamegraph',
+  '/debug/pprof/cmdline', '/flamegraph', '/api/timeline', '/api/top', '/api/heatmap',
 ]);
+
+/** Series a timeline keeps apart at most (the rest are summed as "other"). */
+const MAX_TIMELINE_SERIES = 12;
+
+/** What a build makes of a selection: pprof bytes, a flamegraph page, or the top table as JSON. */
+type BuildFormat = 'pprof' | 'flamegraph' | 'top';
+
+/** A flamegraph or top table beyond the plain one: a sandwich half, or a comparison with a base selection. */
+interface BuildView {
+  width?: number;
+  focus?: string;
+  view?: 'callers' | 'callees';
+  base?: ProfileSelection;
+}
 
 function routeLabel(path: string): string {
   if (path === '/debug/pprof') return '/debug/pprof/';
@@ -138,6 +155,11 @@ function sendError(res: ServerResponse, status: number, message: string, headers
 
 function sendHtml(res: ServerResponse, body: string | Uint8Array): void {
   res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, body: string | Uint8Array): void {
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   res.end(body);
 }
 
@@ -354,7 +376,22 @@ export class HttpServer {
     const { agent } = this.opts;
     switch (path) {
       case '/':
-        return sendHtml(res, indexPage(agent.statuses));
+        return sendHtml(res, uiPage({
+          statuses: agent.statuses,
+          profiles: (['cpu', 'offcpu'] as const).filter((k) => agent.hasProfile(k)),
+          latency: agent.latencyPrograms,
+          retentionSeconds: Number(this.opts.retentionNs / 1_000_000n) / 1000,
+          windowSeconds: agent.options.windowSeconds,
+        }));
+      case '/api/timeline':
+        return this.timelineRoute(res, route, url);
+      case '/api/heatmap':
+        return this.heatmapRoute(res, route, url);
+      case '/api/top': {
+        const type = url.searchParams.get('type') ?? 'cpu';
+        if (type !== 'cpu' && type !== 'offcpu') return this.reject(res, route, 400, `invalid type "${type}": expected cpu or offcpu`);
+        return this.profileRoute(res, route, url, type, 'top', signal);
+      }
       case '/debug/pprof':
       case '/debug/pprof/':
         return sendHtml(res, pprofIndexPage());
@@ -391,13 +428,37 @@ export class HttpServer {
     route: string,
     url: URL,
     kind: ProfileKind,
-    format: 'pprof' | 'flamegraph',
+    format: BuildFormat,
     signal: AbortSignal,
   ): Promise<void> {
     const { agent } = this.opts;
     let query: ProfileQuery;
+    let view: BuildView = {};
+    let baseSpan: { fromNs: bigint; toNs: bigint } | undefined;
     try {
-      query = parseProfileQuery(url.searchParams, kind, this.opts.nowNs(), this.opts.retentionNs);
+      const extra = format === 'pprof' ? [] : format === 'top' ? ['base_from', 'base_to'] : ['focus', 'view', 'base_from', 'base_to', 'width'];
+      query = parseProfileQuery(url.searchParams, kind, this.opts.nowNs(), this.opts.retentionNs, extra);
+      const p = url.searchParams;
+      const focus = p.get('focus');
+      if (focus !== null) {
+        if (focus === '' || focus.length > 1024) throw new QueryError(400, 'invalid focus: expected a function name of 1 to 1024 characters');
+        const v = p.get('view') ?? 'callees';
+        if (v !== 'callers' && v !== 'callees') throw new QueryError(400, `invalid view "${v}": expected callers or callees`);
+        view = { focus, view: v };
+      } else if (p.has('view')) throw new QueryError(400, 'view goes with focus');
+      const width = p.get('width');
+      if (width !== null) {
+        if (!/^\d{3,4}$/.test(width) || Number(width) < 300 || Number(width) > 4000) throw new QueryError(400, `invalid width "${width}": expected 300 to 4000 pixels`);
+        view = { ...view, width: Number(width) };
+      }
+      const bf = p.get('base_from');
+      const bt = p.get('base_to');
+      if (bf !== null || bt !== null) {
+        if (bf === null || bt === null) throw new QueryError(400, 'base_from and base_to go together');
+        if (query.mode !== 'history') throw new QueryError(400, 'a comparison reads retained history: give from and to with base_from and base_to');
+        baseSpan = { fromNs: parseTimestamp('base_from', bf), toNs: parseTimestamp('base_to', bt) };
+        if (baseSpan.toNs <= baseSpan.fromNs) throw new QueryError(400, `base_to (${bt}) must be after base_from (${bf})`);
+      }
     } catch (err) {
       if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
       throw err;
@@ -410,15 +471,16 @@ export class HttpServer {
       if (oldest === undefined || query.toNs < oldest) {
         return this.reject(res, route, 404, 'no retained window overlaps from/to (history starts with the first window after the agent started)');
       }
-      return this.answer(res, agent.history(kind, query.fromNs, query.toNs, query.pids), format, signal, false);
+      if (baseSpan) view = { ...view, base: agent.history(kind, baseSpan.fromNs, baseSpan.toNs, query.pids, query.filters) };
+      return this.answer(res, agent.history(kind, query.fromNs, query.toNs, query.pids, query.filters), format, signal, false, view);
     }
     if (this.liveInProgress >= this.limits.maxLiveProfiles) {
       return this.reject(res, route, 429, `too many live profiles in progress (at most ${this.limits.maxLiveProfiles}); try again later, or read retained history with from= and to=`);
     }
     this.liveInProgress++;
     try {
-      const selection = await agent.live(kind, query.seconds, query.pids, signal);
-      await this.answer(res, selection, format, signal, true);
+      const selection = { ...(await agent.live(kind, query.seconds, query.pids, signal)), filters: query.filters };
+      await this.answer(res, selection, format, signal, true, view);
     } finally {
       this.liveInProgress--;
     }
@@ -428,11 +490,16 @@ export class HttpServer {
    * Answers a selection as pprof (gzipped) or a flamegraph page. History selections are shared by key (the
    * same windows give the same bytes); live ones are built alone, ahead of history builds in line.
    */
-  private async answer(res: ServerResponse, selection: ProfileSelection, format: 'pprof' | 'flamegraph', signal: AbortSignal, live: boolean): Promise<void> {
-    const key = live ? undefined : this.selectionKey(selection, format);
-    const body = await this.shared.get(key, signal, (buildSignal) => this.build(selection, format, buildSignal, live));
+  private async answer(res: ServerResponse, selection: ProfileSelection, format: BuildFormat, signal: AbortSignal, live: boolean, view: BuildView = {}): Promise<void> {
+    let key = live ? undefined : this.selectionKey(selection, format);
+    if (key !== undefined && (view.focus !== undefined || view.base || view.width)) {
+      const baseKey = view.base ? this.selectionKey(view.base, 'base') ?? 'none' : '';
+      key += `\0${view.focus ?? ''}\0${view.view ?? ''}\0${baseKey}\0${view.width ?? ''}`;
+    }
+    const body = await this.shared.get(key, signal, (buildSignal) => this.build(selection, format, buildSignal, live, view));
     signal.throwIfAborted();
     if (format === 'flamegraph') return sendHtml(res, body);
+    if (format === 'top') return sendJson(res, body);
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
       'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : 'offcpu'}"`,
@@ -450,11 +517,12 @@ export class HttpServer {
       if (n === undefined) this.windowIds.set(d, (n = this.nextWindowId++));
       return n;
     };
-    return `${format} ${selection.kind} ${[...selection.pids].sort((a, b) => a - b).join(',')} ${id(w[0])}-${id(w[w.length - 1])}/${w.length}`;
+    const filters = filtersKey(selection.filters ?? {});
+    return `${format} ${selection.kind} ${[...selection.pids].sort((a, b) => a - b).join(',')} ${filters} ${id(w[0])}-${id(w[w.length - 1])}/${w.length}`;
   }
 
   /** Builds a selection's profile a slice at a time: gzipped pprof, or a flamegraph page laid out in the worker. */
-  private async build(selection: ProfileSelection, format: 'pprof' | 'flamegraph', signal: AbortSignal, priority: boolean): Promise<Uint8Array> {
+  private async build(selection: ProfileSelection, format: BuildFormat, signal: AbortSignal, priority: boolean, view: BuildView = {}): Promise<Uint8Array> {
     const release = await this.builds.acquire(signal, priority);
     try {
       const { profile } = await this.slicer.run(buildSelectionSteps(selection), signal);
@@ -463,12 +531,104 @@ export class HttpServer {
         await this.slicer.run(this.symbols.rememberProfileSteps(profile), signal);
         return await gzipPprof(raw);
       }
-      const title = `hotpath ${selection.kind === 'cpu' ? 'CPU' : 'off-CPU'} flamegraph`;
-      const { html } = await this.render.run({ type: 'flamegraph', raw, title }, [raw.buffer as ArrayBuffer]);
+      let baseRaw: Uint8Array | undefined;
+      if (view.base) {
+        const base = await this.slicer.run(buildSelectionSteps(view.base), signal);
+        baseRaw = await this.slicer.run(encodePprofSteps(base.profile), signal);
+      }
+      const transfer = [raw.buffer as ArrayBuffer, ...(baseRaw ? [baseRaw.buffer as ArrayBuffer] : [])];
+      if (format === 'top') {
+        const { html } = await this.render.run({ type: 'top', raw, baseRaw }, transfer);
+        return html ?? new Uint8Array();
+      }
+      const what = selection.kind === 'cpu' ? 'CPU' : 'off-CPU';
+      const title = view.focus
+        ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseRaw ? ' (compared)' : ''}`
+        : `hotpath ${what} ${baseRaw ? 'differential ' : ''}flamegraph`;
+      const { html } = await this.render.run({ type: 'flamegraph', raw, title, focus: view.focus, view: view.view, baseRaw, width: view.width }, transfer);
       return html ?? new Uint8Array();
     } finally {
       release();
     }
+  }
+
+  /** /api/timeline?type=cpu|offcpu&by=comm|process|pid|container|pod|tid[&from&to][&filters]: JSON, bounded. */
+  private timelineRoute(res: ServerResponse, route: string, url: URL): void {
+    const { agent } = this.opts;
+    const p = url.searchParams;
+    let kind: 'cpu' | 'offcpu';
+    let by: FilterLabel;
+    let span: { fromNs: bigint; toNs: bigint };
+    let filters;
+    try {
+      for (const key of p.keys()) {
+        if (!['type', 'by', 'from', 'to', 'pid', ...FILTER_LABELS].includes(key)) throw new QueryError(400, `unknown query parameter "${key}" (known: type, by, from, to, ${FILTER_LABELS.join(', ')})`);
+      }
+      const type = p.get('type') ?? 'cpu';
+      if (type !== 'cpu' && type !== 'offcpu') throw new QueryError(400, `invalid type "${type}": expected cpu or offcpu`);
+      kind = type;
+      const b = p.get('by') ?? 'comm';
+      if (!(FILTER_LABELS as readonly string[]).includes(b)) throw new QueryError(400, `invalid by "${b}": expected one of ${FILTER_LABELS.join(', ')}`);
+      by = b as FilterLabel;
+      span = this.spanOf(p);
+      filters = parseLabelFilters(p);
+      const pids = p.getAll('pid').flatMap((v) => v.split(','));
+      for (const pid of pids) if (!/^\d{1,7}$/.test(pid) || Number(pid) < 1) throw new QueryError(400, `invalid pid "${pid}": expected a process id`);
+      if (pids.length > 0) filters.pid = pids;
+    } catch (err) {
+      if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
+      throw err;
+    }
+    if (!agent.hasProfile(kind)) return this.reject(res, route, 404, `the ${kind} profiler is not running (see hotpath serve --programs)`);
+    const sel = agent.history(kind, span.fromNs, span.toNs, []);
+    const timeline = timelineOf(sel.windows, sel.catalog, {
+      by,
+      filters,
+      valueIndex: kind === 'cpu' ? 0 : 1,
+      scale: kind === 'cpu' ? 1 : 1e-9,
+      unit: kind === 'cpu' ? 'samples' : 'seconds',
+      top: MAX_TIMELINE_SERIES,
+    });
+    sendJson(res, JSON.stringify({ type: kind, by, ...timeline }));
+  }
+
+  /** /api/heatmap?metric=runqlat|biolatency[&device&operation][&from&to]: per-window log2 latency counts. */
+  private heatmapRoute(res: ServerResponse, route: string, url: URL): void {
+    const { agent } = this.opts;
+    const p = url.searchParams;
+    let metric: 'runqlat' | 'biolatency';
+    let span: { fromNs: bigint; toNs: bigint };
+    try {
+      for (const key of p.keys()) {
+        if (!['metric', 'device', 'operation', 'from', 'to'].includes(key)) throw new QueryError(400, `unknown query parameter "${key}" (known: metric, device, operation, from, to)`);
+      }
+      const m = p.get('metric') ?? 'runqlat';
+      if (m !== 'runqlat' && m !== 'biolatency') throw new QueryError(400, `invalid metric "${m}": expected runqlat or biolatency`);
+      metric = m;
+      for (const k of ['device', 'operation']) {
+        if ((p.get(k)?.length ?? 0) > 256) throw new QueryError(400, `invalid ${k}: longer than 256 characters`);
+      }
+      span = this.spanOf(p);
+    } catch (err) {
+      if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
+      throw err;
+    }
+    if (!agent.latencyPrograms.includes(metric)) return this.reject(res, route, 404, `the ${metric} program is not running (see hotpath serve --programs)`);
+    const where = { device: p.get('device') || undefined, operation: p.get('operation') || undefined };
+    sendJson(res, JSON.stringify(agent.latencyHistory.heatmap(metric, span.fromNs, span.toNs, where)));
+  }
+
+  /** from/to of an API query, clamped to the retained history; both absent: all of it. */
+  private spanOf(p: URLSearchParams): { fromNs: bigint; toNs: bigint } {
+    const now = this.opts.nowNs();
+    const from = p.get('from');
+    const to = p.get('to');
+    if (from === null && to === null) return { fromNs: now - this.opts.retentionNs, toNs: now };
+    if (from === null || to === null) throw new QueryError(400, 'from and to go together');
+    const fromNs = parseTimestamp('from', from);
+    const toNs = parseTimestamp('to', to);
+    if (toNs <= fromNs) throw new QueryError(400, `to (${to}) must be after from (${from})`);
+    return { fromNs, toNs };
   }
 
   private async metricsRoute(res: ServerResponse): Promise<void> {

@@ -3,6 +3,7 @@
 // request over an hour cheap (issue 11): the per-frame work is done once per distinct sample, not once per
 // sample per window. A generator, so requests run it a slice at a time (TimeSlicer).
 import type { ProfileSample, ValueTypeSpec } from '../../exporters/pprof/types.js';
+import { filtersActive, labelSetMatches, type LabelFilters } from './label-filter.js';
 import type { StackCatalog } from './stack-catalog.js';
 import type { StoredWindow } from './window-store.js';
 
@@ -18,6 +19,8 @@ export interface StoredSelection {
   catalog: StackCatalog;
   /** Keep only these processes (empty: all). */
   pids: readonly number[];
+  /** Keep only samples whose labels pass these filters (absent: all). */
+  filters?: LabelFilters;
 }
 
 export interface MergedStored {
@@ -40,8 +43,10 @@ function sameTypes(a: readonly ValueTypeSpec[], b: readonly ValueTypeSpec[]): bo
 export function* mergeStoredSteps(sel: StoredSelection): Generator<void, MergedStored> {
   const { catalog } = sel;
   const nTypes = sel.sampleTypes.length;
-  const wanted = sel.pids.length > 0 ? new Set(sel.pids) : undefined;
-  /** Label set id → kept by the pid filter (decided once per label set). */
+  const pidSet = sel.pids.length > 0 ? new Set(sel.pids) : undefined;
+  const filters = sel.filters && filtersActive(sel.filters) ? sel.filters : undefined;
+  const wanted = pidSet !== undefined || filters !== undefined;
+  /** Label set id → kept by the pid and label filters (decided once per label set). */
   const labelKept = new Map<number, boolean>();
   /** Stack id → first entry; entries with the same stack chain through `next`. */
   const head = new Map<number, number>();
@@ -73,7 +78,7 @@ export function* mergeStoredSteps(sel: StoredSelection): Generator<void, MergedS
         let keep = labelKept.get(labelId);
         if (keep === undefined) {
           const set = catalog.labelSet(labelId);
-          keep = set !== undefined && wanted.has(set.pid);
+          keep = set !== undefined && (pidSet === undefined || pidSet.has(set.pid)) && (filters === undefined || labelSetMatches(set, filters));
           labelKept.set(labelId, keep);
         }
         if (!keep) continue;
