@@ -262,7 +262,8 @@ export class Agent {
       }
     }
     this.lastDrainNs = nowNs();
-    for (const [kind, source] of this.latency) {
+    // A cut finishing after close() began: the latency programs may already be closed.
+    for (const [kind, source] of this.closed ? [] : this.latency) {
       try {
         this.latencyHistory.record(kind, this.lastDrainNs, source.series());
       } catch (err) {
