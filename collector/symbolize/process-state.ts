@@ -21,6 +21,12 @@ const MAX_CACHED_STACKS = 32768;
 /** A kept stack besides its frame pointers: the array, its BigInt key and the map slot. */
 const STACK_BYTES = 96;
 
+/**
+ * Windows a process's name and cgroup are kept before they are read again (a changed maps text reads them at
+ * once): reading comm, cmdline and cgroup of every process in every window was most of a warm window's fixed cost.
+ */
+const META_REFRESH_DRAINS = 6;
+
 export interface ProcessState {
   lastSeenDrain: number;
   mapsDrain: number;
@@ -168,11 +174,14 @@ export class ProcessTable {
     }
   }
 
-  /** Metadata of `pid`, kept after the process exits (its last known metadata). Never throws. */
+  /**
+   * Metadata of `pid`, read again every META_REFRESH_DRAINS windows or when its maps text changed (exec, a reused
+   * pid), and kept after the process exits (its last known metadata). Never throws.
+   */
   metadata(pid: number): ProcessMetadata | undefined {
     this.startCallWindow();
     const st = this.stateOf(pid);
-    if (st.metaDrain !== this.drain) {
+    if (st.metaDrain < 0 || this.drain - st.metaDrain >= META_REFRESH_DRAINS) {
       st.metaDrain = this.drain;
       st.meta = readProcessMetadata(pid, this.opts.procRoot) ?? st.meta;
     }
@@ -198,6 +207,9 @@ export class ProcessTable {
           return st;
         }
         this.forgetStacks(st);
+        // Another text: an exec, a dlopen, or another process under a reused pid: its name and cgroup are read
+        // again too.
+        if (st.mapsHash !== 0) st.metaDrain = -1;
         st.mapsHash = hash;
         const parsed = parseProcMaps(r.text, { executableOnly: true });
         if (r.truncated || parsed.truncated) this.stats.mapsTruncated++;

@@ -232,7 +232,7 @@ describe('Symbolizer: debuginfod', () => {
 });
 
 describe('Symbolizer: process metadata', () => {
-  it('reads a process once per window, keeps the last metadata after it exits, and labels samples', () => {
+  it('reads a process at most once per window, again after some windows or a maps change, keeps the last metadata after it exits, and labels samples', () => {
     const proc = path.join(dir, 'proc');
     const pidDir = path.join(proc, '4242');
     fs.mkdirSync(pidDir, { recursive: true });
@@ -251,6 +251,24 @@ describe('Symbolizer: process metadata', () => {
     fs.writeFileSync(path.join(pidDir, 'comm'), 'nginx-renamed\n');
     expect(s.processMetadata(4242)?.process).toBe('nginx');
     s.endDrain();
+    // Name and cgroup are read again within META_REFRESH_DRAINS (6) windows...
+    let windows = 0;
+    while (buildWindowProfile(raw, s, opts).samples[0].strLabels?.process !== 'nginx-renamed' && windows < 10) windows++;
+    expect(windows).toBeGreaterThanOrEqual(3);
+    expect(windows).toBeLessThan(6);
+    // ...and in the next window when the process's maps text changes (an exec, or another process with the pid).
+    fs.writeFileSync(path.join(pidDir, 'maps'), '00400000-00401000 r-xp 00000000 fd:01 1 /bin/true\n');
+    s.beginDrain();
+    s.symbolizeUser(4242, [0x400100n]);
+    s.endDrain();
+    fs.writeFileSync(path.join(pidDir, 'comm'), 'execd\n');
+    fs.writeFileSync(path.join(pidDir, 'maps'), '00500000-00501000 r-xp 00000000 fd:01 2 /bin/false\n');
+    s.beginDrain();
+    s.symbolizeUser(4242, [0x500100n]);
+    expect(s.processMetadata(4242)?.process).toBe('execd');
+    s.endDrain();
+    fs.writeFileSync(path.join(pidDir, 'comm'), 'nginx-renamed\n');
+    for (let i = 0; i < 6; i++) buildWindowProfile(raw, s, opts);
     expect(buildWindowProfile(raw, s, opts).samples[0].strLabels?.process).toBe('nginx-renamed');
     // The process exits: its last metadata still labels the samples drained after.
     fs.rmSync(pidDir, { recursive: true });
