@@ -186,6 +186,14 @@ describe('the UI at / in a real browser (kernel)', () => {
     expect(dl).toMatch(/^\/debug\/pprof\/profile\?from=[\d.]+&to=[\d.]+$/);
     const pprof = await fetch(`${agent.url}${dl}`);
     expect(pprof.status).toBe(200);
+    // "Compare with the period before": the base becomes the same length just before the selection.
+    await again.locator('#cmp-prev').click();
+    const selFrom = Number(new URLSearchParams(state).get('from'));
+    await expect.poll(() => again.evaluate(() => Number(new URLSearchParams(location.search).get('base_to')))).toBeCloseTo(selFrom, 2);
+    const q = new URLSearchParams(new URL(again.url()).search);
+    const [from, to, bfrom] = ['from', 'to', 'base_from'].map((k) => Number(q.get(k)));
+    expect(from).toBeCloseTo(selFrom, 2);
+    expect(Math.abs(from - bfrom - (to - from))).toBeLessThan(0.01);
     await again.close();
     await page.close();
 
