@@ -5,7 +5,7 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, requireRoot, runTool, startAgent, tempDir, waitFor, type RunningAgent } from '../test-support/kernel.js';
+import { freePort, killAndWait, requireRoot, runTool, startAgent, tempDir, waitFor, type RunningAgent } from '../test-support/kernel.js';
 
 describe('metrics (kernel)', () => {
   let agent: RunningAgent;
@@ -21,12 +21,7 @@ describe('metrics (kernel)', () => {
   });
 
   afterAll(async () => {
-    for (const child of [fio, prometheus]) {
-      if (!child || child.exitCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await killAndWait([fio, prometheus]);
     await agent?.stop();
     rmSync(fioFile, { force: true });
   });

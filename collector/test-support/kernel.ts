@@ -147,3 +147,13 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/** Kills each child still running (SIGKILL) and waits until it has exited. */
+export async function killAndWait(children: readonly (ChildProcess | undefined)[]): Promise<void> {
+  for (const child of children) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}

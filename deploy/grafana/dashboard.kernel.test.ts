@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { freePort, requireRoot, startAgent, tempDir, waitFor, type RunningAgent } from '../../collector/test-support/kernel.js';
+import { freePort, killAndWait, requireRoot, startAgent, tempDir, waitFor, type RunningAgent } from '../../collector/test-support/kernel.js';
 import { deployDir } from '../deploy-files.js';
 import { dashboardQueries, fillGrafanaVariables, metricNames } from './promql.js';
 
@@ -69,12 +69,7 @@ describe('deploy/grafana/hotpath.json (kernel)', () => {
   });
 
   afterAll(async () => {
-    for (const child of [fio, prometheus]) {
-      if (!child || child.exitCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await killAndWait([fio, prometheus]);
     await agent?.stop();
     rmSync(fioFile, { force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
