@@ -525,17 +525,15 @@ export class HttpServer {
   private async build(selection: ProfileSelection, format: BuildFormat, signal: AbortSignal, priority: boolean, view: BuildView = {}): Promise<Uint8Array> {
     const release = await this.builds.acquire(signal, priority);
     try {
-      const { profile } = await this.slicer.run(buildSelectionSteps(selection), signal);
-      const raw = await this.slicer.run(encodePprofSteps(profile), signal);
       if (format === 'pprof') {
+        const { profile } = await this.slicer.run(buildSelectionSteps(selection), signal);
+        const raw = await this.slicer.run(encodePprofSteps(profile), signal);
         await this.slicer.run(this.symbols.rememberProfileSteps(profile), signal);
         return await gzipPprof(raw);
       }
-      let baseRaw: Uint8Array | undefined;
-      if (view.base) {
-        const base = await this.slicer.run(buildSelectionSteps(view.base), signal);
-        baseRaw = await this.slicer.run(encodePprofSteps(base.profile), signal);
-      }
+      // The page asks for a selection's graph and its table at once: both read one shared encoding of it.
+      const raw = await this.rawProfile(selection, signal, priority);
+      const baseRaw = view.base ? await this.rawProfile(view.base, signal, priority) : undefined;
       const transfer = [raw.buffer as ArrayBuffer, ...(baseRaw ? [baseRaw.buffer as ArrayBuffer] : [])];
       if (format === 'top') {
         const { html } = await this.render.run({ type: 'top', raw, baseRaw }, transfer);
@@ -550,6 +548,19 @@ export class HttpServer {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A selection's profile as encoded pprof (not gzipped), shared by key between the graph, table and compare
+   * requests of one view. A copy: the caller may hand its buffer over to the render worker.
+   */
+  private async rawProfile(selection: ProfileSelection, signal: AbortSignal, live: boolean): Promise<Uint8Array> {
+    const key = live ? undefined : this.selectionKey(selection, 'raw');
+    const raw = await this.shared.get(key, signal, async (buildSignal) => {
+      const { profile } = await this.slicer.run(buildSelectionSteps(selection), buildSignal);
+      return this.slicer.run(encodePprofSteps(profile), buildSignal);
+    });
+    return raw.slice();
   }
 
   /** /api/timeline?type=cpu|offcpu&by=comm|process|pid|container|pod|tid[&from&to][&filters]: JSON, bounded. */
