@@ -418,7 +418,7 @@ export const UI_CLIENT_SCRIPT = String.raw`(function () {
         var y = yOf(s) + rh / 2, xm = (xOfT(w[i][0]) + xOfT(w[i][1])) / 2;
         d += (pen ? 'L' : 'M') + xm.toFixed(1) + ' ' + y.toFixed(1); pen = true;
       });
-      el('path', { d: d, fill: 'none', stroke: q === 'p50' ? 'var(--accent)' : 'var(--grew)', 'stroke-width': 1.5, 'class': q });
+      el('path', { d: d, fill: 'none', stroke: q === 'p50' ? 'var(--accent)' : 'var(--grew)', 'stroke-width': 1.5, 'class': q, 'pointer-events': 'none' });
     });
     var step = Math.max(1, Math.ceil(rows / Math.max(1, Math.floor((H - T - B) / 14))));
     for (var s = hm.firstSlot; s <= hm.lastSlot; s += step) el('text', { x: L - 4, y: (yOf(s) + rh / 2 + 3).toFixed(1), 'font-size': 10, 'text-anchor': 'end', fill: 'currentColor' }).textContent = latencyText(s);

@@ -161,7 +161,14 @@ describe('the UI at / in a real browser (kernel)', () => {
     await expect.poll(() => page.locator('#top tr.grew[data-name="ui_beta_work"]').count(), { timeout: 20_000 }).toBe(1);
     const diff = await graphLoaded(page);
     await expect.poll(() => diff.$eval('svg#flamegraph', (s) => s.getAttribute('data-diff')), { timeout: 20_000 }).toBe('1');
-    const fill = await (await graphLoaded(page)).$eval('g.frame[data-name="ui_beta_work"] rect', (r) => r.getAttribute('fill') ?? '');
+    // The function's widest frame (its main stack; slivers under other stacks can be near white, as the first in
+    // document order once was).
+    // Polled: the page may load the graph again meanwhile (its frames are gone until it is in).
+    const widestFill = () =>
+      diff.$$eval('g.frame[data-name="ui_beta_work"] rect', (rs) =>
+        rs.length === 0 ? '' : (rs.reduce((w, r) => (Number(r.getAttribute('width')) > Number(w.getAttribute('width')) ? r : w)).getAttribute('fill') ?? ''));
+    await expect.poll(widestFill, { timeout: 20_000 }).toMatch(/^rgb/);
+    const fill = await widestFill();
     const [r, g, b] = (/rgb\((\d+),\s*(\d+),\s*(\d+)\)/.exec(fill) ?? []).slice(1).map(Number);
     expect(r, fill).toBeGreaterThan(g + 40);
     expect(r, fill).toBeGreaterThan(b + 40);
