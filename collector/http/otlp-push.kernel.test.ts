@@ -7,30 +7,19 @@ import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRoot, runCli, startAgent, type RunningAgent } from '../test-support/kernel.js';
+import { requireRoot, runCli, startAgent, waitFor as waitForValue, type RunningAgent } from '../test-support/kernel.js';
+import { seriesValue } from '../test-support/metrics-text.js';
 import { attributesOf, metricsOf, OtlpReceiver, type DecodedExport } from '../test-support/otlp-receiver.js';
 
 const OUTAGE_MS = 30_000;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Polls every 250 ms (test-support's waitFor). */
+const waitFor = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+  waitForValue(what, fn, timeoutMs, 250);
 
 function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) * 1024;
-}
-
-/** The value of one sample of the exposition text, or undefined. */
-function sampleValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return undefined;
 }
 
 describe('OTLP push (kernel)', () => {
@@ -113,7 +102,7 @@ describe('OTLP push (kernel)', () => {
 
   it('survives the receiver gone for 30 s: drops counted, memory bounded, drains and /healthz on time, exports resume', async () => {
     const pid = agent.child.pid!;
-    const drains = (t: string) => sampleValue(t, 'hotpath_drain_duration_seconds_count') ?? NaN;
+    const drains = (t: string) => seriesValue(t, 'hotpath_drain_duration_seconds_count') ?? NaN;
     const drainsBefore = drains(await metricsText());
     const rssBefore = rssBytes(pid);
     await receiver.stop();
@@ -150,8 +139,7 @@ describe('OTLP push (kernel)', () => {
     const unreachable = dropped.find(([r]) => r === 'unreachable')?.[1] ?? 0;
     expect(unreachable).toBeGreaterThanOrEqual(10);
     expect(maxRss - rssBefore).toBeLessThan(32 * 2 ** 20);
-    const accepted = after.split('\n').find((l) => l.startsWith('hotpath_push_requests_total{') && l.includes('target="otlp"') && l.includes('outcome="success"'));
-    expect(Number(accepted?.split(' ').pop())).toBeGreaterThan(0);
+    expect(seriesValue(after, 'hotpath_push_requests_total', { target: 'otlp', outcome: 'success' })).toBeGreaterThan(0);
     expect(receiver.failures).toEqual([]);
   }, OUTAGE_MS + 60_000);
 

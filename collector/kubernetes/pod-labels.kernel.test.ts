@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProfile, type DecodedSample } from '../symbolize/test-support/profile.js';
-import { HOT_LOOP_SOURCE, compileWorkload, requireRoot, startAgent, tempDir, type RunningAgent } from '../test-support/kernel.js';
+import { HOT_LOOP_SOURCE, compileWorkload, requireRoot, startAgent, tempDir, waitFor as waitForValue, type RunningAgent } from '../test-support/kernel.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup/unified';
 const NODE = 'test-node-7';
@@ -140,15 +140,9 @@ function removeCgroup(cgroup: string): void {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Polls every 200 ms (test-support's waitFor). */
+const waitFor = <T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+  waitForValue(what, fn, timeoutMs, 200);
 
 describe('Kubernetes pod labels (kernel)', () => {
   const api = new FakeApiServer();
