@@ -37,15 +37,17 @@
 #define TASK_STORAGE_MAP(name, value_type) \
 	BPF_MAP(name, BPF_MAP_TYPE_TASK_STORAGE, int, value_type, 0, BPF_F_NO_PREALLOC)
 
-/* Stack ids -> MAX_STACK_DEPTH u64 addresses, leaf first, the unused tail zeroed. Sized, not typed: the
- * kernel takes no BTF key/value types for stack trace maps. */
-#define STACK_TRACE_MAP(name, entries)                                                \
+/* Stack ids -> `depth` u64 addresses, leaf first, the unused tail zeroed (a deeper stack keeps its `depth`
+ * innermost frames). Sized, not typed: the kernel takes no BTF key/value types for stack trace maps. The map
+ * is allocated whole at load: entries x depth x 8 bytes and more. */
+#define STACK_TRACE_MAP_DEPTH(name, entries, depth)                                   \
 	struct {                                                                       \
 		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                                  \
 		__uint(key_size, sizeof(__u32));                                         \
-		__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));                     \
+		__uint(value_size, (depth) * sizeof(__u64));                             \
 		__uint(max_entries, entries);                                            \
 	} name SEC(".maps")
+#define STACK_TRACE_MAP(name, entries) STACK_TRACE_MAP_DEPTH(name, entries, MAX_STACK_DEPTH)
 
 /* ---- lost counters ---- */
 

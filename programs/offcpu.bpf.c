@@ -45,9 +45,9 @@ struct offcpu_start {
 	__u32 generation; /* of the kernel stack */
 };
 
-STACK_TRACE_MAP(stacks_0, STACK_MAP_ENTRIES);
-STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
-STACK_TRACE_MAP(stacks_2, STACK_MAP_ENTRIES);
+STACK_TRACE_MAP_DEPTH(stacks_0, STACK_MAP_ENTRIES, OFFCPU_KERNEL_STACK_DEPTH);
+STACK_TRACE_MAP_DEPTH(stacks_1, STACK_MAP_ENTRIES, OFFCPU_KERNEL_STACK_DEPTH);
+STACK_TRACE_MAP_DEPTH(stacks_2, STACK_MAP_ENTRIES, OFFCPU_KERNEL_STACK_DEPTH);
 HASH_MAP(counts_0, struct offcpu_key, struct offcpu_value, COUNTS_MAP_ENTRIES);
 HASH_MAP(counts_1, struct offcpu_key, struct offcpu_value, COUNTS_MAP_ENTRIES);
 /* User stacks walked at sys_exit, in the window of the block they belong to (generation % 2). */

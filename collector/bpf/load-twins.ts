@@ -17,14 +17,15 @@ export interface LoadedTwins {
 const SUFFIX: Record<AttachVariant, string> = { tp_btf: '_btf', raw_tp: '_raw' };
 
 /**
- * Opens programs/<name>.bpf.o, lets `configure` set rodata and map sizes, and loads one twin set.
+ * Opens programs/<name>.bpf.o, lets `configure` set rodata and map sizes (knowing which variant is tried: maps
+ * only the other variant uses can be made one entry), and loads one twin set.
  * `only` forces a variant (tests, and users whose kernel misreports tp_btf). Throws a HotpathError naming
  * the step; nothing stays open then.
  */
 export function loadTwins(
   name: string,
   bases: string[],
-  configure: (object: BpfObject) => void,
+  configure: (object: BpfObject, variant: AttachVariant) => void,
   only?: AttachVariant,
 ): LoadedTwins {
   const path = programObjectPath(name);
@@ -33,7 +34,7 @@ export function loadTwins(
   for (const variant of variants) {
     const object = BpfObject.open(path);
     try {
-      configure(object);
+      configure(object, variant);
       for (const v of Object.keys(SUFFIX) as AttachVariant[]) {
         for (const base of bases) object.program(base + SUFFIX[v]).setAutoload(v === variant);
       }
@@ -90,7 +91,7 @@ export class AttachedTwins {
     this.links = links;
   }
 
-  static start(name: string, bases: string[], configure: (object: BpfObject) => void, check: (object: BpfObject) => void, only?: AttachVariant): AttachedTwins {
+  static start(name: string, bases: string[], configure: (object: BpfObject, variant: AttachVariant) => void, check: (object: BpfObject) => void, only?: AttachVariant): AttachedTwins {
     const loaded = loadTwins(name, bases, configure, only);
     try {
       check(loaded.object);

@@ -175,8 +175,8 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
     expect(offcpu.encodeOffcpuConfig({ pids: [], minBlockNs: 0n, unwindTables: true }).readUInt32LE(btf.offsetOf('offcpu_config', 'unwind_tables'))).toBe(1);
   });
 
-  it('has offcpu.OFFCPU_STACK_MAPS stack maps of MAX_STACK_DEPTH frames and lost counters by enum offcpu_lost_reason', () => {
-    for (let i = 0; i < offcpu.OFFCPU_STACK_MAPS; i++) expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(common.STACK_TRACE_SIZE);
+  it('has offcpu.OFFCPU_STACK_MAPS stack maps of OFFCPU_KERNEL_STACK_DEPTH frames and lost counters by enum offcpu_lost_reason', () => {
+    for (let i = 0; i < offcpu.OFFCPU_STACK_MAPS; i++) expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(8 * offcpu.OFFCPU_KERNEL_STACK_DEPTH);
     expect(btf.has('VAR', `stacks_${offcpu.OFFCPU_STACK_MAPS}`)).toBe(false);
     expect(btf.mapNumber('lost', 'max_entries')).toBe(offcpu.OFFCPU_LOST_REASONS.length);
   });

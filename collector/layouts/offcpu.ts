@@ -8,6 +8,8 @@ export const OFFCPU_HEADER = 'programs/offcpu.h';
 export const OFFCPU_KEY_SIZE = 24 + TASK_COMM_LEN;
 export const OFFCPU_VALUE_SIZE = 16;
 export const OFFCPU_STACK_MAPS = 3;
+/** Frames kept of a kernel stack taken at switch-out (the value size of the stacks_N maps / 8). */
+export const OFFCPU_KERNEL_STACK_DEPTH = 64;
 /** struct offcpu_config: u64 min_block_ns, struct pid_filter, u32 unwind_tables. */
 export const OFFCPU_CONFIG_SIZE = 8 + PID_FILTER_SIZE + 4;
 

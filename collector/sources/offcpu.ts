@@ -58,8 +58,11 @@ export class OffcpuSource implements StackSource {
     const twins = AttachedTwins.start(
       'offcpu',
       ['offcpu_switch', 'offcpu_sys_exit', 'offcpu_free'],
-      (object) => {
+      (object, variant) => {
         object.map('.rodata').setInitialValue(config);
+        // The raw_tp twins' start records by tid (16,384 x 96 bytes, allocated whole): tp_btf keeps them in
+        // task storage.
+        if (variant === 'tp_btf') object.map('start_tid').setMaxEntries(1);
         if (shared) {
           object.map('unwind_rows').reuseFd(shared.rows.fd);
           object.map('unwind_procs').reuseFd(shared.procs.fd);

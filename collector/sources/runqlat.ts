@@ -56,7 +56,9 @@ export class RunqlatSource extends TwinsLatencySource<RunqlatLostReason> {
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
   static start(opts: RunqlatSourceOptions = {}): RunqlatSource {
     const perCgroup = opts.perCgroup !== undefined;
-    const configure = (object: BpfObject) => {
+    const configure = (object: BpfObject, variant: AttachVariant) => {
+      // The raw_tp twins' start times by tid (allocated whole): tp_btf keeps them in task storage.
+      if (variant === 'tp_btf') object.map('start_tid').setMaxEntries(1);
       object.map('.rodata').setInitialValue(encodeRunqlatConfig({ perCgroup }));
       // A per-CPU hash is allocated whole at load (1024 x 328 bytes per CPU: 21 MiB on 64 CPUs): one entry
       // when nothing writes to it.
