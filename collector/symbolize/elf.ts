@@ -17,6 +17,17 @@ import { SymbolIndex, SymbolIndexBuilder } from './symbol-index.js';
 export interface ByteSource {
   readonly size: number;
   read(offset: number, length: number): Buffer;
+  /**
+   * As `read`, into a buffer the source keeps for `slot` (0 or 1) and reuses: the bytes are valid until the next
+   * call with the same slot. For reads used at once and dropped (symbol chunks, string-table windows): a fresh
+   * buffer for each left tens of MiB of garbage per large file, resident until V8 collected it.
+   */
+  readTransient?(slot: 0 | 1, offset: number, length: number): Buffer;
+}
+
+/** `src.readTransient` when it has one, else `src.read`. */
+export function readTransient(src: ByteSource, slot: 0 | 1, offset: number, length: number): Buffer {
+  return src.readTransient ? src.readTransient(slot, offset, length) : src.read(offset, length);
 }
 
 export function bufferSource(buf: Buffer): ByteSource {
@@ -172,6 +183,11 @@ function countingSource(src: ByteSource): CountingSource {
     bytesRead: 0,
     read(offset, length) {
       const b = src.read(offset, length);
+      counted.bytesRead += b.length;
+      return b;
+    },
+    readTransient(slot, offset, length) {
+      const b = readTransient(src, slot, offset, length);
       counted.bytesRead += b.length;
       return b;
     },
@@ -421,7 +437,7 @@ class StringTable {
       const end = inWindow ? cStringEnd(this.buf, start, max) : 0;
       // Refill unless the whole name (or `max` bytes of it) is inside the window.
       if (!inWindow || (end === this.buf.length && end - start < max && this.windowStart + end < this.size)) {
-        this.buf = this.src.read(this.offset + off, Math.min(this.size - off, Math.max(STR_CHUNK, max + 1)));
+        this.buf = readTransient(this.src, 1, this.offset + off, Math.min(this.size - off, Math.max(STR_CHUNK, max + 1)));
         this.windowStart = off;
         this.start = 0;
         this.end = cStringEnd(this.buf, 0, max);
@@ -554,7 +570,7 @@ function forEachSymbolChunk(src: ByteSource, sec: ElfSection, cap: number, each:
   const start = Number(sec.offset);
   for (let pos = 0; pos < total; pos += SYM_CHUNK * SYM_SIZE) {
     const len = Math.min(SYM_CHUNK * SYM_SIZE, total - pos);
-    const chunk = src.read(start + pos, len);
+    const chunk = readTransient(src, 0, start + pos, len);
     if (chunk.length !== len) fail(`symbols: short read (${chunk.length} of ${len} bytes)`);
     if (!each(chunk, pos === 0)) return;
   }
