@@ -88,7 +88,7 @@ async function directIoRun(start: (pid: number) => IoSource, count: number, besi
   const bias = loadBias(child.pid!);
   collector = start(child.pid!);
   await collector.drain(); // the setup's writeback is not part of the run
-  child.stdin.write('go\n');
+  child.stdin.end('go\n');
   const besideDone = beside?.();
   const windows: StackWindow[] = [];
   while (child.exitCode === null) {

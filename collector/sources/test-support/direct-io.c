@@ -1,7 +1,8 @@
 /* I/O test workload: direct_io FILE BLOCKS COUNT. Fills FILE with BLOCKS 4 KiB blocks and syncs it (setup, not
  * measured), prints "ready", waits for a line on stdin, then does COUNT O_DIRECT 4 KiB I/Os in do_direct_io
- * (reads, every fourth a write, to blocks already written: no allocation, so no journal I/O of its own), and
- * prints how many it did. One aligned 4 KiB direct I/O is one block request. */
+ * (reads, every fourth a write, to blocks already written: no allocation, so no journal I/O of its own), prints
+ * how many it did, and exits when stdin is closed (so that it is still there to be symbolized). One aligned
+ * 4 KiB direct I/O is one block request. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,5 +74,7 @@ int main(int argc, char **argv)
 	printf("%ld\n", do_direct_io(fd, buf, blocks, count));
 	fflush(stdout);
 	close(fd);
+	while (fgets(line, sizeof(line), stdin))
+		;
 	return 0;
 }
