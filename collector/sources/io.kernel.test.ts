@@ -20,12 +20,13 @@ const dataDir = join('/var/tmp', `hp-io-${process.pid}`);
 execFileSync('mkdir', ['-p', dataDir]);
 const binary = join(dir, 'direct_io');
 execFileSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', binary, join(import.meta.dirname, 'test-support', 'direct-io.c')]);
-/** [start, end) of do_direct_io in the file's virtual addresses (nm -S). */
-const fnRange = (() => {
-  const line = execFileSync('nm', ['-S', binary], { encoding: 'utf8' }).split('\n').find((l) => / T do_direct_io$/.test(l))!;
+/** [start, end) of a function in the file's virtual addresses (nm -S). */
+function rangeOf(name: string): { start: bigint; end: bigint } {
+  const line = execFileSync('nm', ['-S', binary], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` T ${name}`))!;
   const [addr, size] = line.split(' ').slice(0, 2).map((s) => BigInt(`0x${s}`));
   return { start: addr, end: addr + size };
-})();
+}
+const fnRange = rangeOf('do_direct_io');
 
 let collector: IoSource | null = null;
 afterEach(async () => {
@@ -76,8 +77,8 @@ const kallsyms = (() => {
 const sumOf = (samples: RawStackSample[], f: (s: RawStackSample) => number) => samples.reduce((a, s) => a + f(s), 0);
 
 /** Runs the workload (COUNT direct I/Os) under a started source, draining every 500 ms so requests straddle flips. */
-async function directIoRun(start: (pid: number) => IoSource, count: number, beside?: () => Promise<unknown>) {
-  const child = spawn(binary, [join(dataDir, 'data'), '4096', String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function directIoRun(start: (pid: number) => IoSource, count: number, beside?: () => Promise<unknown>, split = false) {
+  const child = spawn(binary, [join(dataDir, 'data'), '4096', String(count), ...(split ? ['split'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -139,6 +140,7 @@ describe('IoSource', () => {
         expect(w.lost.stack_not_found).toBe(0);
         expect(w.lost.io_request_map_full).toBe(0);
         expect(w.lost.io_counts_map_full).toBe(0);
+        expect(w.lost.io_event_missed).toBeGreaterThanOrEqual(0);
       }
       const suffix = variant === 'tp_btf' ? 'btf' : 'raw';
       expect(collector!.programStats().map((s) => s.program)).toEqual(['io_start', 'io_issue', 'io_complete'].map((p) => `${p}_${suffix}`));
@@ -168,6 +170,18 @@ describe('IoSource', () => {
     const counted = sumOf(samples, (s) => s.count);
     expect(counted).toBeLessThanOrEqual(done);
     expect(counted).toBeGreaterThanOrEqual(done * 0.98);
+  });
+
+  it('tells apart two callers that reach the system call with identical registers (the walk cache keys on the caller\'s frame)', async () => {
+    const { pid, bias, samples, done } = await directIoRun(() => IoSource.start(), 2000, undefined, true);
+    const through = (name: string) => {
+      const r = rangeOf(name);
+      return sumOf(samples.filter((s) => s.pid === pid && s.userStack.some((a) => a >= bias + r.start && a < bias + r.end)), (s) => s.count);
+    };
+    const [a, b] = [through('path_a'), through('path_b')];
+    console.log(`io split: ${done} I/Os, ${a} through path_a, ${b} through path_b`);
+    expect(Math.abs(a - done / 2) / done).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(b - done / 2) / done).toBeLessThanOrEqual(0.01);
   });
 
   it('counts the requests fio made and libbpf-tools biolatency -D saw over the same run, within 2%', async () => {

@@ -47,6 +47,8 @@ export class IoSource implements StackSource {
   private readonly deviceNames = new Map<string, string>();
   /** One labels object per (device, operation), shared by the samples that carry it. */
   private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
+  /** Recursion misses of the issue and completion programs at the last drain. */
+  private missed = 0n;
 
   private constructor(twins: AttachedTwins, submitterHook: boolean) {
     this.twins = twins;
@@ -125,6 +127,7 @@ export class IoSource implements StackSource {
 
   async drain(): Promise<StackWindow> {
     const w = await this.windows.drain();
+    w.lost.io_event_missed = this.missedSinceLastDrain();
     // Processes that do I/O may never be CPU-sampled: they get their tables from here too.
     this.tables?.refresh(new Set(w.samples.map((s) => s.pid)));
     return w;
@@ -140,6 +143,18 @@ export class IoSource implements StackSource {
       this.twins.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * Requests lost because the kernel skipped our issue or completion program (it was already running on that
+   * CPU, under the interrupt that completed another request): the kernel counts these runs, we cannot.
+   */
+  private missedSinceLastDrain(): number {
+    let total = 0n;
+    for (const p of this.twins.programStats()) if (!p.program.startsWith('io_start')) total += p.recursionMisses ?? 0n;
+    const delta = Number(total - this.missed);
+    this.missed = total;
+    return delta;
   }
 
   private labelsOf(major: number, minor: number, operation: string): Readonly<Record<string, string>> {
