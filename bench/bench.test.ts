@@ -72,6 +72,9 @@ describe('parsers of what the tools print', () => {
     expect(hookOf('offcpu_free_btf', 26)).toBe('sched_process_free');
     expect(hookOf('block_rq_comple', 17)).toBe('block_rq_complete');
     expect(hookOf('bio_issue_btf', 26)).toBe('block_rq_issue');
+    expect(hookOf('io_start_btf', 26)).toBe('block_io_start');
+    expect(hookOf('io_issue_raw', 17)).toBe('block_rq_issue');
+    expect(hookOf('io_complete_btf', 26)).toBe('block_rq_complete');
     expect(hookOf('anything', 7)).toBe('cpu sample');
     const p = (id: number, runTimeNs: number, runCount: number): [number, ProgCounters] => [id, { id, type: 26, runTimeNs, runCount }];
     const before = new Map([p(1, 1000, 10), p(2, 0, 0)]);

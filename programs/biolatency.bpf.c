@@ -14,40 +14,16 @@
 #include "common.bpf.h"
 #include "log2-hist.bpf.h"
 #include "biolatency.h"
+#include "block.bpf.h"
 
 #define START_ENTRIES 10240
 #define HIST_ENTRIES 1024
-#define REQ_OP_MASK_BITS 0xff /* REQ_OP_BITS = 8 */
 
 const volatile struct biolatency_config bio_config = {};
 
 HASH_MAP(start, __u64 /* struct request * */, __u64, START_ENTRIES);
 PERCPU_HASH_MAP(hists, struct bio_hist_key, struct log2_hist, HIST_ENTRIES);
 LOST_COUNTERS_MAP(lost, BIOLATENCY_LOST_REASONS);
-
-/* request::rq_disk was replaced by request::q->disk in 5.17 (commit f3fa33acca9f, "block: remove the
- * ->rq_disk field in struct request"). */
-struct request___pre517 {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct gendisk *request_disk(struct request *rq)
-{
-	if (bpf_core_field_exists(((struct request___pre517 *)rq)->rq_disk))
-		return BPF_CORE_READ((struct request___pre517 *)rq, rq_disk);
-	return BPF_CORE_READ(rq, q, disk);
-}
-
-static __always_inline __u32 op_class(__u32 cmd_flags)
-{
-	switch (cmd_flags & REQ_OP_MASK_BITS) {
-	case 0: return BIO_OP_READ;
-	case 1: return BIO_OP_WRITE;
-	case 2: return BIO_OP_FLUSH;
-	case 3: return BIO_OP_DISCARD;
-	default: return BIO_OP_OTHER;
-	}
-}
 
 static __always_inline void issue(struct request *rq)
 {

@@ -85,6 +85,7 @@ export function hookOf(name: string, type: number): string {
   if (/switch/.test(name)) return 'sched_switch';
   if (/sys_exit/.test(name)) return 'sys_exit';
   if (/process_f|_free/.test(name)) return 'sched_process_free';
+  if (/io_start/.test(name)) return 'block_io_start';
   if (/issue/.test(name)) return 'block_rq_issue';
   if (/compl/.test(name)) return 'block_rq_complete';
   if (/insert/.test(name)) return 'block_rq_insert';

@@ -280,6 +280,8 @@ async function blockComparison(ctx: SectionContext): Promise<Row[]> {
   await runChecked(ctx.procs, 'fio', ['--name=prep', `--filename=${file}`, '--size=64M', '--rw=write', '--bs=1M', '--direct=1', '--ioengine=psync'], 120_000);
   const specs: PeerSpec[] = [
     { label: 'hotpath', start: () => startHotpath(ctx, 'hotpath', ['--programs', 'biolatency'], false) },
+    // The I/O profile: stacks (kernel, and user by DWARF tables) at block_io_start, then issue and completion.
+    { label: 'hotpath io', start: () => startHotpath(ctx, 'hotpath io', ['--programs', 'io'], false) },
     { label: 'libbpf-tools', start: () => startTool(ctx.procs, 'libbpf-tools', '/usr/sbin/biolatency', [], 2) },
     { label: 'bpftrace', start: () => startBpftrace(ctx.procs, 'bpftrace', [BPFTRACE_BIOLATENCY], [2]) },
   ];
@@ -298,7 +300,7 @@ async function blockComparison(ctx: SectionContext): Promise<Row[]> {
   });
   return [
     { section: SECTION, metric: 'fio: I/Os per second, all three tools attached', unit: 'IOPS', runs: iops },
-    ...comparisonRows('block I/O', specs, outcome, ['block_rq_issue', 'block_rq_complete'], 'all programs per I/O', ['hotpath']),
+    ...comparisonRows('block I/O', specs, outcome, ['block_io_start', 'block_rq_issue', 'block_rq_complete'], 'all programs per I/O', ['hotpath', 'hotpath io']),
   ];
 }
 
@@ -316,7 +318,9 @@ export const kernelCostSection: Section = {
     'probes + an off-CPU one-liner on sched_switch, on `perf bench sched pipe` pinned to one CPU (taskset: its ' +
     'speed otherwise depends on where the scheduler puts its two tasks); "all programs per round trip" ' +
     'divides every program\'s time (hotpath\'s off-CPU sys_exit program included) by the round trips. Block: ' +
-    'hotpath `--programs biolatency`, libbpf-tools `biolatency`, a bpftrace block_rq_issue/complete one-liner, on ' +
+    'hotpath `--programs biolatency`, hotpath `--programs io` (the I/O profile: submitter\'s kernel and user stacks ' +
+    'at block_io_start, issue time, completion into the window\'s counts), libbpf-tools `biolatency`, a bpftrace ' +
+    'block_rq_issue/complete one-liner, on ' +
     'fio 4 KiB direct random reads of a 64 MiB file in /var/tmp. tracefs is mounted for bpftrace if it was not.',
   estimateS: (quick) => (quick ? 40 : 110),
   async run(ctx) {

@@ -27,8 +27,13 @@ import type { LabelFilters } from '../windows/label-filter.js';
 import { LatencyHistory } from '../windows/latency-history.js';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
-export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency'] as const;
+export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency', 'io'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
+
+/** The programs that make stack profiles (drained per window, with retained history). */
+function isProfileProgram(p: ProgramName): p is ProgramName & ProfileKind {
+  return p === 'cpu' || p === 'offcpu' || p === 'io';
+}
 
 export interface AgentOptions {
   hz: number;
@@ -121,7 +126,7 @@ export class Agent {
   private constructor(options: AgentOptions) {
     this.options = options;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    const profiles = options.programs.filter((p) => p === 'cpu' || p === 'offcpu').length;
+    const profiles = options.programs.filter(isProfileProgram).length;
     this.memory = splitMemoryBudget(options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES, {
       profiles,
       retentionMemoryBytes: options.maxStoreBytes,
@@ -139,10 +144,10 @@ export class Agent {
   static async start(options: AgentOptions): Promise<Agent> {
     const agent = new Agent(options);
     const retentionNs = BigInt(Math.round(options.retentionSeconds * 1e9));
-    // In the contract's order whatever the flag's: cpu starts before offcpu, which shares its unwind tables.
+    // In the contract's order whatever the flag's: cpu starts before offcpu and io, which share its unwind tables.
     for (const program of PROGRAM_NAMES.filter((p) => options.programs.includes(p))) {
       try {
-        if (program === 'cpu' || program === 'offcpu') {
+        if (isProfileProgram(program)) {
           const source = startStackSource(program, {
             hz: options.hz,
             pids: options.pids,
@@ -151,7 +156,7 @@ export class Agent {
             unwind: options.unwind,
             unwindTableBytes: options.unwindTableBytes,
             windowSeconds: options.windowSeconds,
-            // The off-CPU program walks with the CPU program's tables when both run (cpu starts first).
+            // The off-CPU and I/O programs walk with the CPU program's tables when it runs (cpu starts first).
             shareTables: (agent.sources.get('cpu') as CpuSource | undefined)?.sharedTables(),
             log: agent.log,
           });

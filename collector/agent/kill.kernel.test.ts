@@ -65,14 +65,14 @@ describe('kill -9 of a running agent (kernel)', () => {
   it('leaves no program or link attached, and a restarted agent attaches and profiles again', async () => {
     requireRoot();
     workload = startProcess(compileWorkload(tempDir('hotpath-kill-'), 'hot', HOT_LOOP_SOURCE));
-    const agent = await startAgent(['--window', '1s']); // every program: cpu, offcpu, runqlat, biolatency
+    const agent = await startAgent(['--window', '1s']); // every program: cpu, offcpu, runqlat, biolatency, io
     const pid = agent.child.pid!;
     const held = heldBpfObjects(pid);
     const progs = bpftoolList('prog');
     const names = [...held.progIds].map((id) => progs.get(id));
     // Ours, by name: the CPU sampler (DWARF or frame-pointer twin) and the tracing programs (BTF or raw twins).
     expect(names.some((n) => n === 'sample_cpu' || n === 'sample_cpu_fp'), names.join(',')).toBe(true);
-    for (const prefix of ['offcpu_switch_', 'offcpu_sys_exit_', 'runqlat_', 'bio_']) {
+    for (const prefix of ['offcpu_switch_', 'offcpu_sys_exit_', 'runqlat_', 'bio_', 'io_start_', 'io_issue_', 'io_complete_']) {
       expect(names.some((n) => n?.startsWith(prefix)), `${prefix}* in ${names.join(',')}`).toBe(true);
     }
     expect(held.linkIds.size).toBeGreaterThanOrEqual(held.progIds.size);

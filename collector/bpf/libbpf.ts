@@ -281,12 +281,18 @@ export class BpfMap extends ObjectPart {
 export interface ProgramRunStats {
   runTimeNs: bigint;
   runCount: bigint;
+  /**
+   * Runs the kernel skipped because the program was already running on that CPU (an interrupt on top of it):
+   * its events are lost (5.12+; 0 before). Counted whether or not bpf_stats are enabled.
+   */
+  recursionMisses?: bigint;
 }
 
 // Offsets in struct bpf_prog_info (include/uapi/linux/bpf.h): stable UAPI, appended to over time.
 const PROG_INFO_SIZE = 256;
 const PROG_INFO_RUN_TIME_NS = 192;
 const PROG_INFO_RUN_CNT = 200;
+const PROG_INFO_RECURSION_MISSES = 208;
 
 export class BpfProgram extends ObjectPart {
   get fd(): number {
@@ -322,6 +328,7 @@ export class BpfProgram extends ObjectPart {
     return {
       runTimeNs: info.readBigUInt64LE(PROG_INFO_RUN_TIME_NS),
       runCount: info.readBigUInt64LE(PROG_INFO_RUN_CNT),
+      recursionMisses: info.readBigUInt64LE(PROG_INFO_RECURSION_MISSES),
     };
   }
 }

@@ -1,4 +1,4 @@
-// The double-buffered window protocol of the stack programs (cpu-profile, offcpu), written once.
+// The double-buffered window protocol of the stack programs (cpu-profile, offcpu, io), written once.
 //
 // Each program aggregates into counts_{generation % 2} and captures stacks into stacks_{generation % S},
 // where `generation` is the first u32 of its .bss. A drain bumps the generation (the flip), waits out the
@@ -36,8 +36,10 @@ export interface RawStackSample {
   userStackKey?: bigint;
   /** Samples (CPU) or blocks (off-CPU). */
   count: number;
-  /** Off-CPU: nanoseconds blocked. */
+  /** Off-CPU: nanoseconds blocked; I/O: nanoseconds from issue to completion. */
   totalNs?: number;
+  /** Labels of this aggregate beyond the thread's (I/O: device, operation); the same object for equal labels. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 export interface StackWindow {
@@ -64,12 +66,18 @@ export interface StackCountEntry {
   stackMap: number;
   count: number;
   totalNs?: number;
+  labels?: Readonly<Record<string, string>>;
 }
 
-/** A program's own user-stack maps (a pair, by generation % 2): u64 keys, values its layout decodes. */
+/**
+ * A program's own user-stack maps: u64 keys, values its layout decodes. Either a pair written like the counts
+ * (generation % 2), or, with `rotate`, one per kernel stack map, written and freed with them (the entry's
+ * `stackMap` picks the map): for programs that take stacks in one window and count them in a later one.
+ */
 export interface OwnStackMaps {
   maps: BpfMap[];
   decode(value: Buffer): bigint[];
+  rotate?: boolean;
 }
 
 export interface WindowProtocolOptions {
@@ -110,8 +118,11 @@ export class WindowProtocol {
     if (opts.stacks.length <= opts.stackLifetime) {
       throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: ${opts.stacks.length} stack maps cannot outlive ${opts.stackLifetime} windows`);
     }
-    if (opts.userStacks && opts.userStacks.maps.length !== 2) {
+    if (opts.userStacks && !opts.userStacks.rotate && opts.userStacks.maps.length !== 2) {
       throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: own user-stack maps come in a pair, like the counts`);
+    }
+    if (opts.userStacks?.rotate && opts.userStacks.maps.length !== opts.stacks.length) {
+      throw new HotpathError(ErrorCodes.LAYOUT, `${opts.name}: rotating user-stack maps come one per kernel stack map`);
     }
     this.opts = opts;
   }
@@ -172,8 +183,17 @@ export class WindowProtocol {
     // is read and emptied in batches, not looked up key by key.
     const own = this.opts.userStacks;
     const ownStacks = new Map<bigint, bigint[]>();
-    own?.maps[ended % 2].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
-    const ownStackOf = cachedStacks((_map, id: bigint) => ownStacks.get(id) ?? null);
+    if (own && !own.rotate) own.maps[ended % 2].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
+    // Rotating maps outlive the window: their stacks are looked up one by one and freed with the kernel stacks.
+    const userKey = Buffer.alloc(8);
+    const userValue = own?.rotate ? Buffer.alloc(own.maps[0].valueSize) : Buffer.alloc(0);
+    const ownStackOf = cachedStacks((map, id: bigint) => {
+      if (!own?.rotate) return ownStacks.get(id) ?? null;
+      const m = own.maps[map];
+      if (m === undefined) return null;
+      userKey.writeBigUInt64LE(id, 0);
+      return m.lookup(userKey, userValue) ? own.decode(userValue) : null;
+    });
     const samples: RawStackSample[] = entries.map((e) => {
       const sample: RawStackSample = {
         pid: e.pid,
@@ -187,13 +207,16 @@ export class WindowProtocol {
         count: e.count,
       };
       if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
+      if (e.labels !== undefined) sample.labels = e.labels;
       if (typeof e.userStackId === 'bigint' && sample.userStack.length > 0) sample.userStackKey = e.userStackId;
       return sample;
     });
 
     // The oldest stack map any later window could still reference is freed before the programs reuse it.
-    const recycled = stacks[(ended + stacks.length - (stackLifetime - 1)) % stacks.length];
+    const recycledIndex = (ended + stacks.length - (stackLifetime - 1)) % stacks.length;
+    const recycled = stacks[recycledIndex];
     for (const key of recycled.keys()) recycled.delete(key);
+    if (own?.rotate) own.maps[recycledIndex].drainBatch(() => undefined);
 
     const notFound = kernelStackOf.notFound + ownStackOf.notFound;
     return { startNs, endNs, samples, lost: { stack_not_found: notFound, ...this.opts.lost.delta() }, stacksRead: kernelStackOf.size + ownStackOf.size };

@@ -12,7 +12,7 @@ import { cliPath, requireRoot, runTool, startAgent } from '../test-support/kerne
 import { seriesValue } from '../test-support/metrics-text.js';
 
 /** Our BPF programs' names (the kernel keeps 15 characters). */
-const OUR_PROGRAMS = /^(sample_cpu|sample_cpu_fp|offcpu_switch|offcpu_sys_exit|runqlat_|bio_)/;
+const OUR_PROGRAMS = /^(sample_cpu|sample_cpu_fp|offcpu_switch|offcpu_sys_exit|runqlat_|bio_|io_)/;
 
 async function ourProgramIds(): Promise<Set<number>> {
   const r = await runTool('bpftool', ['prog', 'show', '--json']);

@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import { encodePprofSteps, gzipPprof } from '../../exporters/pprof/index.js';
 import type { MetricsExporter } from '../../exporters/metrics/index.js';
 import type { Agent, ProfileSelection } from '../agent/agent.js';
-import type { ProfileKind } from '../sources/index.js';
+import { PROFILE_KINDS, type ProfileKind } from '../sources/index.js';
 import { BasicAuth } from './basic-auth.js';
 import { hostHeaderAllowed, isLoopbackAddress, loopbackHostNames } from './host-check.js';
 import { OffloadBusyError, OffloadWorker } from './offload.js';
@@ -104,9 +104,16 @@ export function exposureProblem(host: string, webConfig: WebConfig | undefined, 
 
 /** Routes named in hotpath_http_requests_rejected_total; any other path counts as "other". */
 const ROUTES = new Set([
-  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/symbol',
+  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/io', '/debug/pprof/symbol',
   '/debug/pprof/cmdline', '/flamegraph', '/api/timeline', '/api/top', '/api/heatmap',
 ]);
+
+/** The `type` of /flamegraph and /api/top: a stack profile kind, or undefined. */
+function profileTypeOf(type: string): ProfileKind | undefined {
+  return (PROFILE_KINDS as readonly string[]).includes(type) ? (type as ProfileKind) : undefined;
+}
+
+const PROFILE_TYPES_EXPECTED = `${PROFILE_KINDS.slice(0, -1).join(', ')} or ${PROFILE_KINDS[PROFILE_KINDS.length - 1]}`;
 
 /** Series a timeline keeps apart at most (the rest are summed as "other"). */
 const MAX_TIMELINE_SERIES = 12;
@@ -389,8 +396,9 @@ export class HttpServer {
         return this.heatmapRoute(res, route, url);
       case '/api/top': {
         const type = url.searchParams.get('type') ?? 'cpu';
-        if (type !== 'cpu' && type !== 'offcpu') return this.reject(res, route, 400, `invalid type "${type}": expected cpu or offcpu`);
-        return this.profileRoute(res, route, url, type, 'top', signal);
+        const kind = profileTypeOf(type);
+        if (!kind) return this.reject(res, route, 400, `invalid type "${type}": expected ${PROFILE_TYPES_EXPECTED}`);
+        return this.profileRoute(res, route, url, kind, 'top', signal);
       }
       case '/debug/pprof':
       case '/debug/pprof/':
@@ -411,12 +419,16 @@ export class HttpServer {
         res.end(process.argv.slice(1).join('\0'));
         return;
       case '/debug/pprof/profile':
+        return this.profileRoute(res, route, url, 'cpu', 'pprof', signal);
       case '/debug/pprof/offcpu':
-        return this.profileRoute(res, route, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof', signal);
+        return this.profileRoute(res, route, url, 'offcpu', 'pprof', signal);
+      case '/debug/pprof/io':
+        return this.profileRoute(res, route, url, 'io', 'pprof', signal);
       case '/flamegraph': {
         const type = url.searchParams.get('type') ?? 'cpu';
-        if (type !== 'cpu' && type !== 'offcpu') return this.reject(res, route, 400, `invalid type "${type}": expected cpu or offcpu`);
-        return this.profileRoute(res, route, url, type, 'flamegraph', signal);
+        const kind = profileTypeOf(type);
+        if (!kind) return this.reject(res, route, 400, `invalid type "${type}": expected ${PROFILE_TYPES_EXPECTED}`);
+        return this.profileRoute(res, route, url, kind, 'flamegraph', signal);
       }
       default:
         return this.reject(res, route, 404, `404 page not found: ${path} (see / for the routes)`);
@@ -502,7 +514,7 @@ export class HttpServer {
     if (format === 'top') return sendJson(res, body);
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
-      'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : 'offcpu'}"`,
+      'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : selection.kind}"`,
       'X-Content-Type-Options': 'nosniff',
     });
     res.end(body);

@@ -7,6 +7,7 @@ import { programObjectPath } from '../bpf/program-files.js';
 import * as bio from './biolatency.js';
 import * as common from './common.js';
 import * as cpu from './cpu-profile.js';
+import * as io from './io.js';
 import * as log2 from './log2-hist.js';
 import * as offcpu from './offcpu.js';
 import * as runqlat from './runqlat.js';
@@ -179,6 +180,52 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
     for (let i = 0; i < offcpu.OFFCPU_STACK_MAPS; i++) expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(8 * offcpu.OFFCPU_KERNEL_STACK_DEPTH);
     expect(btf.has('VAR', `stacks_${offcpu.OFFCPU_STACK_MAPS}`)).toBe(false);
     expect(btf.mapNumber('lost', 'max_entries')).toBe(offcpu.OFFCPU_LOST_REASONS.length);
+  });
+});
+
+describe('mirrors of programs/io.h against io.bpf.o', () => {
+  const btf = new ProgramBtf('io');
+
+  it('decodes struct io_key and struct io_value at the compiled offsets', () => {
+    expect([btf.sizeOf('io_key'), btf.sizeOf('io_value')]).toEqual([io.IO_KEY_SIZE, io.IO_VALUE_SIZE]);
+    expect([btf.mapTypeSize('counts_0', 'key'), btf.mapTypeSize('counts_0', 'value')]).toEqual([io.IO_KEY_SIZE, io.IO_VALUE_SIZE]);
+    const key = Buffer.alloc(io.IO_KEY_SIZE);
+    key.writeUInt32LE(301, btf.offsetOf('io_key', 'pid'));
+    key.writeUInt32LE(302, btf.offsetOf('io_key', 'tid'));
+    key.writeInt32LE(303, btf.offsetOf('io_key', 'kernel_stack_id'));
+    key.writeUInt32LE(1, btf.offsetOf('io_key', 'stack_map'));
+    key.writeBigUInt64LE(0xdefn, btf.offsetOf('io_key', 'user_stack'));
+    key.write('dd\0', btf.offsetOf('io_key', 'comm'), 'latin1');
+    key.writeUInt32LE(8, btf.offsetOf('io_key', 'major'));
+    key.writeUInt32LE(16, btf.offsetOf('io_key', 'minor'));
+    key.writeUInt32LE(3, btf.offsetOf('io_key', 'op'));
+    expect(btf.lengthOf('io_key', 'comm')).toBe(common.TASK_COMM_LEN);
+    expect(io.decodeIoKey(key)).toEqual({
+      pid: 301, tid: 302, kernelStackId: 303, stackMap: 1, userStack: 0xdefn, comm: 'dd', major: 8, minor: 16, operation: 'discard',
+    });
+    const value = Buffer.alloc(io.IO_VALUE_SIZE);
+    value.writeBigUInt64LE(5n, btf.offsetOf('io_value', 'total_ns'));
+    value.writeBigUInt64LE(6n, btf.offsetOf('io_value', 'count'));
+    expect(io.decodeIoValue(value)).toEqual({ totalNs: 5n, count: 6n });
+  });
+
+  it('encodes struct io_config at the compiled offsets', () => {
+    expect(btf.sizeOf('io_config')).toBe(io.IO_CONFIG_SIZE);
+    const buf = io.encodeIoConfig({ pids: [31, 32], unwindTables: true, issueRequestArg: 1 });
+    expect(buf.readUInt32LE(btf.offsetOf('io_config', 'filter.count'))).toBe(2);
+    expect(buf.readUInt32LE(btf.offsetOf('io_config', 'filter.pids') + 4)).toBe(32);
+    expect(buf.readUInt32LE(btf.offsetOf('io_config', 'unwind_tables'))).toBe(1);
+    expect(buf.readUInt32LE(btf.offsetOf('io_config', 'issue_rq_arg'))).toBe(1);
+  });
+
+  it('has io.IO_STACK_MAPS kernel and user stack maps and lost counters by enum io_lost_reason', () => {
+    for (let i = 0; i < io.IO_STACK_MAPS; i++) {
+      expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(common.STACK_TRACE_SIZE);
+      expect(btf.mapTypeSize(`user_stacks_${i}`, 'value')).toBe(unwind.USER_STACK_SIZE);
+    }
+    expect(btf.has('VAR', `stacks_${io.IO_STACK_MAPS}`)).toBe(false);
+    expect(btf.has('VAR', `user_stacks_${io.IO_STACK_MAPS}`)).toBe(false);
+    expect(btf.mapNumber('lost', 'max_entries')).toBe(io.IO_LOST_REASONS.length);
   });
 });
 

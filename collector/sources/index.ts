@@ -1,7 +1,8 @@
-// Public API of the sources: the programs as the agent and `record` see them. Stack sources (CPU, off-CPU)
+// Public API of the sources: the programs as the agent and `record` see them. Stack sources (CPU, off-CPU, I/O)
 // are drained per window; latency sources (run-queue, block I/O) are read as cumulative histograms.
 import { CpuSource } from './cpu.js';
 import { OffcpuSource } from './offcpu.js';
+import { IoSource } from './io.js';
 import { RunqlatSource } from './runqlat.js';
 import { BiolatencySource } from './biolatency.js';
 import type { LatencySource, ProfileKind, StackSource } from './types.js';
@@ -9,6 +10,7 @@ import type { SharedUnwindTables, UnwindMode } from './cpu.js';
 
 export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 export { OffcpuSource, type OffcpuSourceOptions } from './offcpu.js';
+export { IoSource, type IoSourceOptions } from './io.js';
 export { RunqlatSource, type RunqlatSourceOptions } from './runqlat.js';
 export { BiolatencySource, blockDeviceName, type BioHistogram, type BiolatencySourceOptions } from './biolatency.js';
 export { nowNs } from '../bpf/window-protocol.js';
@@ -28,7 +30,7 @@ export interface StackSourceOptions {
   unwind?: UnwindMode;
   /** Kernel memory for unwind tables, bytes. */
   unwindTableBytes?: number;
-  /** Off-CPU: the CPU source's tables, to share. */
+  /** Off-CPU and I/O: the CPU source's tables, to share. */
   shareTables?: SharedUnwindTables;
   /** CPU: seconds between drains (sizes the maps with hz and the CPUs; default 10). */
   windowSeconds?: number;
@@ -41,6 +43,11 @@ export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): S
     return CpuSource.start({
       hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes,
       windowSeconds: opts.windowSeconds, log: opts.log,
+    });
+  }
+  if (kind === 'io') {
+    return IoSource.start({
+      pids: opts.pids, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, shareTables: opts.shareTables, log: opts.log,
     });
   }
   return OffcpuSource.start({

@@ -1,4 +1,4 @@
-// What the agent and `record` see of the programs: stack sources (CPU and off-CPU profiles, drained per
+// What the agent and `record` see of the programs: stack sources (CPU, off-CPU and I/O profiles, drained per
 // window) and latency sources (cumulative histograms read on scrape).
 import type { HistogramSeries } from '../../exporters/metrics/index.js';
 import type { ProgramRunStats } from '../bpf/libbpf.js';
@@ -11,8 +11,8 @@ export type { HistogramSeries } from '../../exporters/metrics/index.js';
 export type ProgramStats = { program: string } & ProgramRunStats;
 
 /** The stack profiles hotpath records. */
-export type ProfileKind = 'cpu' | 'offcpu';
-export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'offcpu'];
+export type ProfileKind = 'cpu' | 'offcpu' | 'io';
+export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'offcpu', 'io'];
 
 export interface StackSource {
   readonly kind: ProfileKind;

@@ -29,6 +29,17 @@ export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sa
       period: Math.round(1e9 / hz),
     };
   }
+  if (kind === 'io') {
+    // Requests and their time from issue to completion; the time (last) is pprof's default.
+    return {
+      sampleTypes: [
+        { type: 'requests', unit: 'count' },
+        { type: 'io', unit: 'nanoseconds' },
+      ],
+      periodType: { type: 'io', unit: 'nanoseconds' },
+      period: 1,
+    };
+  }
   return {
     sampleTypes: [
       { type: 'samples', unit: 'count' },
@@ -76,8 +87,9 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
     }
     return labels;
   };
-  /** pid → tid → the thread's label objects. */
+  /** pid → tid → the thread's label objects (I/O: one per thread and device/operation labels object). */
   const threadLabels = new Map<number, Map<number, { comm: string; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>>();
+  const sampleLabels = new Map<number, Map<number, Map<Readonly<Record<string, string>>, ProfileSample['strLabels']>>>();
   symbolizer.beginDrain();
   try {
     for (const s of raw) {
@@ -87,7 +99,7 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
         if (cached) kernel = cached;
         else {
           kernel = symbolizer.symbolizeKernel(callSites(s.kernelStack));
-          if (opts.kind === 'offcpu') {
+          if (opts.kind !== 'cpu') {
             let first = 0;
             while (first < kernel.length - 1 && isTracingFrame(kernel[first].functionName)) first++;
             if (first > 0) kernel = kernel.slice(first);
@@ -114,12 +126,23 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
       if (thread === undefined || thread.comm !== s.comm) {
         thread = { comm: s.comm, numLabels: { pid: s.pid, tid: s.tid }, strLabels: { comm: s.comm, ...processLabelSet } };
         threads.set(s.tid, thread);
+        sampleLabels.get(s.pid)?.delete(s.tid);
+      }
+      let strLabels = thread.strLabels;
+      if (s.labels !== undefined) {
+        let byPid = sampleLabels.get(s.pid);
+        if (byPid === undefined) sampleLabels.set(s.pid, (byPid = new Map()));
+        let byTid = byPid.get(s.tid);
+        if (byTid === undefined) byPid.set(s.tid, (byTid = new Map()));
+        let withLabels = byTid.get(s.labels);
+        if (withLabels === undefined) byTid.set(s.labels, (withLabels = { ...thread.strLabels, ...s.labels }));
+        strLabels = withLabels;
       }
       samples.push({
         frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
         values: [s.count, value],
         numLabels: thread.numLabels,
-        strLabels: thread.strLabels,
+        strLabels,
       });
     }
   } finally {

@@ -12,10 +12,13 @@ import { PROFILE_KINDS, startStackSource, type ProfileKind, type StackSource, ty
 
 const HELP = `Usage: hotpath record [flags]
 
-Records one CPU (or off-CPU) profile of the whole system or of chosen processes and writes it to a file.
+Records one CPU (off-CPU, or block I/O) profile of the whole system or of chosen processes and writes it to a
+file.
 
 Flags:
-  --type cpu|offcpu   what to profile (default cpu)
+  --type cpu|offcpu|io what to profile (default cpu): CPU samples, time blocked off CPU, or block I/O time
+                      (issue to completion) by the stack that submitted each request, with device and
+                      operation labels (kernel 6.5+ for the submitter; before, the task that issued it)
   --duration SECONDS  how long to record (default 10; also 500ms, 2m)
   --hz N              CPU samples per second per CPU (default 99, 1-10000)
   --pid N             profile only this process; repeat for more (default: every process)
@@ -24,7 +27,7 @@ Flags:
                         .folded folded stacks (one "a;b;c count" line per stack)
                         .svg    interactive flamegraph
                         .html   interactive flamegraph page
-                      (default cpu.pb.gz, or offcpu.pb.gz with --type offcpu)
+                      (default cpu.pb.gz, or offcpu.pb.gz / io.pb.gz with --type offcpu / io)
   --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
 ${UNWIND_HELP}  --include-idle      keep samples of the idle task (pid 0)
   -h, --help          this help
@@ -123,7 +126,7 @@ export const recordCommand: Command = {
     const share = s.frames === 0 ? 0 : (100 * s.symbolizedFrames) / s.frames;
     const stats = symbolizer.stats;
     process.stderr.write(
-      `hotpath record: wrote ${output} (${bytes} bytes): ${s.samples} samples in ${seconds.toFixed(1)} s` +
+      `hotpath record: wrote ${output} (${bytes} bytes): ${s.samples} ${kind === 'io' ? 'requests' : 'samples'} in ${seconds.toFixed(1)} s` +
         (kind === 'cpu' ? ` (${(s.samples / Math.max(seconds, 1e-9)).toFixed(1)}/s at ${hz} Hz per CPU)` : '') +
         `, ${s.processes} processes, ${s.threads} threads\n` +
         `  lost: ${lostTotal}${lostDetail ? ` (${lostDetail})` : ''}\n` +

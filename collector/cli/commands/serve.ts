@@ -32,7 +32,7 @@ Flags:
   --insecure-expose    bind a non-loopback --host without authentication: anyone who reaches the port reads
                        every process's profile (names, paths, container ids)
   --hz N               CPU samples per second per CPU (default 99)
-  --programs LIST      comma-separated: cpu,offcpu,runqlat,biolatency (default: all). A program that fails
+  --programs LIST      comma-separated: cpu,offcpu,runqlat,biolatency,io (default: all). A program that fails
                        to attach is logged, reported on / and in hotpath_samples_lost_total, and the others run.
   --window DURATION    how often the kernel maps are drained (default 10s). The CPU program's maps hold one
                        window: sized for online CPUs x --hz x --window samples (a power of two, at least 4096, at
@@ -66,9 +66,11 @@ Routes:
   /debug/pprof/profile?seconds=N CPU profile of the next N s (default 30, at most ${MAX_LIVE_SECONDS});
                                  from=&to= (unix seconds or RFC 3339) read retained history; pid= filters
   /debug/pprof/offcpu?...        the same for off-CPU time
+  /debug/pprof/io?...            the same for block I/O time (issue to completion) by the submitting stack,
+                                 labels device and operation
   /debug/pprof/symbol            names of addresses in served profiles (pprof posts unnamed ones here)
   /debug/pprof/cmdline           the agent's command line
-  /flamegraph?type=cpu|offcpu&seconds=N (or from&to, pid)   interactive flamegraph
+  /flamegraph?type=cpu|offcpu|io&seconds=N (or from&to, pid)   interactive flamegraph
   /healthz                       200 while programs are attached and draining
 
 Exposure:
