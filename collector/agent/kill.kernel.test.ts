@@ -62,10 +62,12 @@ describe('kill -9 of a running agent (kernel)', () => {
     await restarted?.stop();
   });
 
+  const EVERY_PROGRAM = ['--window', '1s', '--programs', 'cpu,offcpu,runqlat,biolatency,io'];
+
   it('leaves no program or link attached, and a restarted agent attaches and profiles again', async () => {
     requireRoot();
     workload = startProcess(compileWorkload(tempDir('hotpath-kill-'), 'hot', HOT_LOOP_SOURCE));
-    const agent = await startAgent(['--window', '1s']); // every program: cpu, offcpu, runqlat, biolatency, io
+    const agent = await startAgent(EVERY_PROGRAM);
     const pid = agent.child.pid!;
     const held = heldBpfObjects(pid);
     const progs = bpftoolList('prog');
@@ -95,7 +97,7 @@ describe('kill -9 of a running agent (kernel)', () => {
     expect(leftProgs, 'programs of the killed agent still loaded').toEqual([]);
     expect(leftLinks, 'links of the killed agent still attached').toEqual([]);
 
-    restarted = await startAgent(['--window', '1s']);
+    restarted = await startAgent(EVERY_PROGRAM);
     const again = heldBpfObjects(restarted.child.pid!);
     expect(again.progIds.size).toBe(held.progIds.size);
     expect((await cpuSamples(restarted)).get('hotpath_serve_hot') ?? 0).toBeGreaterThan(0);
