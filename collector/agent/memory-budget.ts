@@ -14,7 +14,11 @@ export const DEFAULT_MEMORY_LIMIT_BYTES = 192 * MiB;
  * Measured on Node 20 with every program attached and the defaults (`--unwind dwarf`), a spinning process and
  * stress-ng running: 113-126 MiB resident in steady state (40 MiB of it Node.js itself) once the C heap's free pages
  * are handed back after each window; before that (and before the history was kept as ids) 150-210 MiB. The DWARF
- * unwind tables' builder (a worker thread, stopped when idle) adds tens of MiB while it builds, outside this budget.
+ * unwind tables' builder (a worker thread, stopped when idle) adds tens of MiB while it builds.
+ * Peaks (VmHWM) on defaults in a 256 MiB memory cgroup, with a 256 MiB string table, the demangler bomb and a
+ * stream of short-lived node/python3/perl/gcc/xz processes (memory-cgroup.kernel.test.ts): 172-179 MiB; the
+ * cgroup's peak charge (with the eBPF maps' ~60 MiB of kernel memory and page cache) 195-202 MiB. The first
+ * window of a busy machine is the peak: every file is new to the symbolizer then.
  */
 export const RUNTIME_RESERVE_BYTES = 128 * MiB;
 /** Below this the history and symbol parts (16 MiB each at the minimum) would be too small to be of use. */

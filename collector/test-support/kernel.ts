@@ -53,13 +53,19 @@ export interface RunningAgent {
   stop(): Promise<number | null>;
 }
 
-/** Starts `hotpath serve` on a free loopback port and waits until it listens. */
-export function startAgent(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningAgent> {
+/**
+ * Starts `hotpath serve` on a free loopback port and waits until it listens. With `cgroupProcs` (a cgroup's
+ * `cgroup.procs`) the agent runs in that cgroup from its first instruction (a shell joins it, then execs).
+ */
+export function startAgent(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, cgroupProcs?: string): Promise<RunningAgent> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    const argv = [cliPath, 'serve', '--port', '0', ...args];
+    const child = cgroupProcs
+      ? spawn('/bin/sh', ['-c', 'echo $$ > "$HOTPATH_TEST_CGROUP_PROCS" && exec "$@"', 'sh', process.execPath, ...argv], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, ...env, HOTPATH_TEST_CGROUP_PROCS: cgroupProcs },
+        })
+      : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
