@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import { decodeStack } from '../layouts/common.js';
+import type { OffcpuState } from '../layouts/offcpu.js';
 import type { BpfMap } from './libbpf.js';
 import type { LostCounters } from './lost-counters.js';
 
@@ -36,8 +37,17 @@ export interface RawStackSample {
   userStackKey?: bigint;
   /** Samples (CPU) or blocks (off-CPU). */
   count: number;
+  /** CPU: the thread's CPU time these samples stand for, measured by the scheduler (cpu_sample_value.cpu_ns). */
+  cpuNs?: number;
   /** Off-CPU: nanoseconds blocked. */
   totalNs?: number;
+  /** Off-CPU in wall mode: the thread's state when it left the CPU, and the run-queue part of totalNs. */
+  state?: OffcpuState;
+  runnableNs?: number;
+  /** Off-CPU in wall mode: the thread's CPU time before these blocks that no CPU sample carried. */
+  oncpuNs?: number;
+  /** Off-CPU in wall mode: blocks shorter than --min-block, for the wall profile only (no user stack). */
+  belowMinBlock?: boolean;
 }
 
 export interface StackWindow {
@@ -63,7 +73,12 @@ export interface StackCountEntry {
   userStackId: number | bigint;
   stackMap: number;
   count: number;
+  cpuNs?: number;
   totalNs?: number;
+  state?: OffcpuState;
+  runnableNs?: number;
+  oncpuNs?: number;
+  belowMinBlock?: boolean;
 }
 
 /** A program's own user-stack maps (a pair, by generation % 2): u64 keys, values its layout decodes. */
@@ -187,6 +202,13 @@ export class WindowProtocol {
         count: e.count,
       };
       if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
+      if (e.cpuNs !== undefined) sample.cpuNs = e.cpuNs;
+      if (e.state !== undefined) {
+        sample.state = e.state;
+        sample.runnableNs = e.runnableNs ?? 0;
+        sample.oncpuNs = e.oncpuNs ?? 0;
+        if (e.belowMinBlock) sample.belowMinBlock = true;
+      }
       if (typeof e.userStackId === 'bigint' && sample.userStack.length > 0) sample.userStackKey = e.userStackId;
       return sample;
     });
