@@ -104,7 +104,7 @@ export function exposureProblem(host: string, webConfig: WebConfig | undefined, 
 
 /** Routes named in hotpath_http_requests_rejected_total; any other path counts as "other". */
 const ROUTES = new Set([
-  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/symbol',
+  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/wall', '/debug/pprof/symbol',
   '/debug/pprof/cmdline', '/flamegraph', '/api/timeline', '/api/top', '/api/heatmap',
 ]);
 
@@ -412,10 +412,11 @@ export class HttpServer {
         return;
       case '/debug/pprof/profile':
       case '/debug/pprof/offcpu':
-        return this.profileRoute(res, route, url, path.endsWith('offcpu') ? 'offcpu' : 'cpu', 'pprof', signal);
+      case '/debug/pprof/wall':
+        return this.profileRoute(res, route, url, path === '/debug/pprof/profile' ? 'cpu' : path.endsWith('offcpu') ? 'offcpu' : 'wall', 'pprof', signal);
       case '/flamegraph': {
         const type = url.searchParams.get('type') ?? 'cpu';
-        if (type !== 'cpu' && type !== 'offcpu') return this.reject(res, route, 400, `invalid type "${type}": expected cpu or offcpu`);
+        if (type !== 'cpu' && type !== 'offcpu' && type !== 'wall') return this.reject(res, route, 400, `invalid type "${type}": expected cpu, offcpu or wall`);
         return this.profileRoute(res, route, url, type, 'flamegraph', signal);
       }
       default:
@@ -463,9 +464,7 @@ export class HttpServer {
       if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
       throw err;
     }
-    if (!agent.hasProfile(kind)) {
-      return this.reject(res, route, 404, `the ${kind} profiler is not running (see hotpath serve --programs and /)`);
-    }
+    if (!agent.hasProfile(kind)) return this.reject(res, route, 404, agent.whyNoProfile(kind));
     if (query.mode === 'history') {
       const oldest = agent.oldestRetainedNs(kind);
       if (oldest === undefined || query.toNs < oldest) {
@@ -502,7 +501,7 @@ export class HttpServer {
     if (format === 'top') return sendJson(res, body);
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
-      'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : 'offcpu'}"`,
+      'Content-Disposition': `attachment; filename="${selection.kind === 'cpu' ? 'profile' : selection.kind}"`,
       'X-Content-Type-Options': 'nosniff',
     });
     res.end(body);
@@ -539,7 +538,7 @@ export class HttpServer {
         const { html } = await this.render.run({ type: 'top', raw, baseRaw }, transfer);
         return html ?? new Uint8Array();
       }
-      const what = selection.kind === 'cpu' ? 'CPU' : 'off-CPU';
+      const what = selection.kind === 'cpu' ? 'CPU' : selection.kind === 'offcpu' ? 'off-CPU' : 'wall-clock';
       const title = view.focus
         ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseRaw ? ' (compared)' : ''}`
         : `hotpath ${what} ${baseRaw ? 'differential ' : ''}flamegraph`;
