@@ -36,7 +36,7 @@ Flags:
                        to attach is logged, reported on / and in hotpath_samples_lost_total, and the others run.
                        wall is built from cpu and offcpu (both needed; /debug/pprof/wall answers 404 saying
                        which is missing) and makes the off-CPU program classify every block and count the
-                       short ones too, which costs kernel time on every context switch (bench/RESULTS.md)
+                       short ones too, which costs kernel time on every context switch (README: Wall-clock profile)
   --window DURATION    how often the kernel maps are drained (default 10s). The CPU program's maps hold one
                        window: sized for online CPUs x --hz x --window samples (a power of two, at least 4096, at
                        most 262144 entries, two buffers of about 2.2 KiB of kernel memory per entry at their
