@@ -15,6 +15,7 @@
 #include "common.bpf.h"
 #include "cpu-profile.h"
 #include "unwind.bpf.h"
+#include "offcpu-record.bpf.h"
 
 #define STACK_MAP_ENTRIES 16384
 #define COUNTS_MAP_ENTRIES 32768
@@ -30,8 +31,11 @@ STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
 /* Allocated as stacks arrive: a window holds far fewer distinct stacks than the bound. */
 BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
-HASH_MAP(counts_0, struct cpu_sample_key, __u64, COUNTS_MAP_ENTRIES);
-HASH_MAP(counts_1, struct cpu_sample_key, __u64, COUNTS_MAP_ENTRIES);
+HASH_MAP(counts_0, struct cpu_sample_key, struct cpu_sample_value, COUNTS_MAP_ENTRIES);
+HASH_MAP(counts_1, struct cpu_sample_key, struct cpu_sample_value, COUNTS_MAP_ENTRIES);
+/* The off-CPU program's per-thread records, made here and shared with it for the wall profile (on_since: when
+ * the thread's CPU time was last carried). */
+TASK_STORAGE_MAP(wall_task, struct offcpu_start);
 LOST_COUNTERS_MAP(lost, LOST_REASONS);
 
 /* The user stack of the current task, walked into the per-CPU scratch, its hash in *hash; NULL if none. */
@@ -90,7 +94,8 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct cpu_sample_key key = {};
 	void *stacks, *counts, *user_stacks;
-	__u64 one = 1, *count, hash = 0;
+	struct cpu_sample_value first, *v;
+	__u64 hash = 0, cpu_ns = cpu_config.period_ns;
 	struct user_stack *ustack;
 	int kid;
 
@@ -118,6 +123,21 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 	key.kernel_stack_id = kid;
 
 	struct task_struct *task = bpf_get_current_task_btf();
+	/* Wall: the thread's CPU time since its switch-in or its previous sample. A thread not seen coming in (on CPU
+	 * since before the off-CPU program was attached) counts period_ns; storage busy on this CPU (a program
+	 * using it was interrupted), nothing: its next mark carries the time. Idle tasks share tid 0: not kept. */
+	if (cpu_config.wall && key.tid != 0) {
+		struct offcpu_start *r = bpf_task_storage_get(&wall_task, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		__u64 now = bpf_ktime_get_ns();
+
+		if (!r) {
+			cpu_ns = 0;
+		} else {
+			if (r->on_since && now > r->on_since)
+				cpu_ns = now - r->on_since;
+			r->on_since = now;
+		}
+	}
 	/* Kernel threads have no user stack to walk. */
 	if (task->mm) {
 		ustack = walker ? user_stack_walked(ctx, task, key.pid, &hash) : user_stack_by_kernel(ctx, &hash);
@@ -134,11 +154,16 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 	}
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 
-	count = bpf_map_lookup_elem(counts, &key);
-	if (!count)
-		count = insert_first(counts, &key, &one, &lost, LOST_COUNTS_MAP_FULL);
-	if (count)
-		__sync_fetch_and_add(count, 1);
+	v = bpf_map_lookup_elem(counts, &key);
+	if (!v) {
+		first.count = 1;
+		first.cpu_ns = cpu_ns;
+		v = insert_first(counts, &key, &first, &lost, LOST_COUNTS_MAP_FULL);
+	}
+	if (v) {
+		__sync_fetch_and_add(&v->count, 1);
+		__sync_fetch_and_add(&v->cpu_ns, cpu_ns);
+	}
 	return 0;
 }
 

@@ -4,7 +4,7 @@
 
 #include "common.h"
 
-/* Key of the per-window sample counts (value: a u64 count): 40 bytes. */
+/* Key of the per-window sample counts (value: struct cpu_sample_value): 40 bytes. */
 struct cpu_sample_key {
 	__u32 pid; /* tgid: the process */
 	__u32 tid;
@@ -12,6 +12,16 @@ struct cpu_sample_key {
 	__u32 pad;
 	__u64 user_stack; /* 64-bit hash of the frames, key in user_stacks_N; 0: no user stack */
 	char comm[TASK_COMM_LEN];
+};
+
+/* Value of the per-window sample counts: 16 bytes. */
+struct cpu_sample_value {
+	__u64 count;
+	/* With cpu_profile_config.wall, the CPU time the samples stand for, measured: per sample, the time since
+	 * the thread's switch-in or its previous sample, whichever came last (its first: period_ns); the rest of
+	 * each run is carried by the off-CPU program at the switch-out (offcpu_value.oncpu_ns). Otherwise
+	 * count x period_ns. */
+	__u64 cpu_ns;
 };
 
 /* Indexes of the lost-sample counters (per-CPU array, cumulative). */
@@ -23,12 +33,13 @@ enum cpu_lost_reason {
 	LOST_REASONS = 4,
 };
 
-/* Read-only settings, written into .rodata before load: 272 bytes. */
+/* Read-only settings, written into .rodata before load: 276 bytes. */
 struct cpu_profile_config {
 	struct pid_filter filter;
 	__u32 include_idle; /* nonzero: keep pid 0 samples */
 	__u32 unwind_tables; /* nonzero: walk user stacks with the tables of programs/unwind.h (--unwind dwarf) */
-	__u32 pad;
+	__u32 period_ns;     /* 1e9 / hz: the cpu_ns of a sample without a measure */
+	__u32 wall;          /* nonzero: measure cpu_ns in the task storage wall_task, shared with the off-CPU program */
 };
 
 #endif

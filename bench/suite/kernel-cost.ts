@@ -218,6 +218,8 @@ async function cpuComparison(ctx: SectionContext): Promise<Row[]> {
   const specs: PeerSpec[] = [
     { label: 'hotpath', start: () => startHotpath(ctx, 'hotpath', ['--programs', 'cpu'], true) },
     { label: 'hotpath --unwind fp', start: () => startHotpath(ctx, 'hotpath --unwind fp', ['--programs', 'cpu', '--unwind', 'fp'], false) },
+    // The CPU program in wall mode: a task-storage lookup per sample on top of the walk.
+    { label: 'hotpath +wall', start: () => startHotpath(ctx, 'hotpath +wall', ['--programs', 'cpu,offcpu,wall'], true) },
     { label: 'libbpf-tools profile', start: () => startTool(ctx.procs, 'libbpf-tools profile', '/usr/sbin/profile', ['-F', '99'], 1) },
     { label: 'bpftrace', start: () => startBpftrace(ctx.procs, 'bpftrace', [BPFTRACE_PROFILE], [1]) },
   ];
@@ -228,7 +230,7 @@ async function cpuComparison(ctx: SectionContext): Promise<Row[]> {
       await sleep(t.cpuIntervalS * 1000);
       return 0;
     });
-    const rows = comparisonRows('profile 99 Hz', specs, outcome, ['cpu sample'], undefined, ['hotpath', 'hotpath --unwind fp']);
+    const rows = comparisonRows('profile 99 Hz', specs, outcome, ['cpu sample'], undefined, ['hotpath', 'hotpath --unwind fp', 'hotpath +wall']);
     const notes = outcome.missing.get('libbpf-tools profile');
     if (notes?.startsWith('not installed')) {
       for (const r of rows) if (r.metric.includes('libbpf-tools profile')) r.note = `${r.note}: Debian 12's libbpf-tools 0.26 ships no profile`;
@@ -245,6 +247,9 @@ async function schedComparison(ctx: SectionContext): Promise<Row[]> {
   for (let i = 0; i < t.runs; i++) baseline.push(await perfPipe(ctx, t.pipeLoops));
   const specs: PeerSpec[] = [
     { label: 'hotpath', start: () => startHotpath(ctx, 'hotpath', ['--programs', 'runqlat,offcpu'], false) },
+    // The wall profile puts the off-CPU program in wall mode (every block classified and counted, run-queue
+    // time, preempted threads' user stacks) and needs the CPU program.
+    { label: 'hotpath +wall', start: () => startHotpath(ctx, 'hotpath +wall', ['--programs', 'runqlat,cpu,offcpu,wall'], false) },
     {
       label: 'libbpf-tools',
       start: async () => {
@@ -266,11 +271,57 @@ async function schedComparison(ctx: SectionContext): Promise<Row[]> {
     traced.push(await perfPipe(ctx, t.pipeLoops));
     return t.pipeLoops;
   });
+  const hooks = ['sched_switch', 'sched_wakeup', 'sys_exit'];
+  const figure = (label: string, hook: string) => outcome.results.get(label)?.hooks.get(hook) ?? [];
+  // What wall mode adds: the same agent's programs with and without it, on the same events.
+  const wallRows: Row[] = hooks
+    .filter((hook) => figure('hotpath +wall', hook).length > 0 && figure('hotpath', hook).length > 0)
+    .map((hook) => ({ section: SECTION, metric: `sched pipe: ${hook}, hotpath +wall / hotpath`, unit: '×', runs: ratioRuns(figure('hotpath +wall', hook), figure('hotpath', hook)) }));
   return [
     { section: SECTION, metric: 'sched pipe: µs per round trip, no tracing', unit: 'µs', runs: baseline },
-    { section: SECTION, metric: 'sched pipe: µs per round trip, all three tools attached', unit: 'µs', runs: traced },
-    ...comparisonRows('sched pipe', specs, outcome, ['sched_switch', 'sched_wakeup', 'sys_exit'], 'all programs per round trip', ['hotpath']),
+    { section: SECTION, metric: 'sched pipe: µs per round trip, all tools attached', unit: 'µs', runs: traced },
+    ...comparisonRows('sched pipe', specs, outcome, hooks, 'all programs per round trip', ['hotpath', 'hotpath +wall']),
+    ...wallRows,
   ];
+}
+
+/**
+ * What the wall profile's mode adds on the scheduler hooks, each agent alone on the machine (attached together,
+ * a program's cost depends on whether it runs first or second on an event: the second finds the task's cache
+ * lines warm). Rounds alternate which agent goes first.
+ */
+async function wallModeAlone(ctx: SectionContext): Promise<Row[]> {
+  const t = timings(ctx.quick);
+  const configs = [
+    { label: 'hotpath', programs: 'runqlat,offcpu' },
+    { label: 'hotpath +wall', programs: 'runqlat,cpu,offcpu,wall' },
+  ];
+  const hooks = ['sched_switch', 'sched_wakeup', 'sys_exit'];
+  const perHook = new Map<string, number[]>();
+  const perOp = new Map<string, number[]>();
+  for (let round = 0; round < t.runs; round++) {
+    for (const c of round % 2 === 0 ? configs : [...configs].reverse()) {
+      const outcome = await comparePeers(ctx, [{ label: c.label, start: () => startHotpath(ctx, c.label, ['--programs', c.programs], false) }], 1, async () => {
+        await perfPipe(ctx, t.pipeLoops);
+        return t.pipeLoops;
+      });
+      const r = outcome.results.get(c.label);
+      if (!r) throw new Error(`${c.label}: ${outcome.missing.get(c.label) ?? 'did not start'}`);
+      for (const hook of hooks) perHook.set(`${c.label} ${hook}`, [...(perHook.get(`${c.label} ${hook}`) ?? []), ...(r.hooks.get(hook) ?? [])]);
+      perOp.set(c.label, [...(perOp.get(c.label) ?? []), ...r.perOp]);
+    }
+  }
+  const rows: Row[] = [];
+  for (const hook of hooks) {
+    for (const c of configs) rows.push({ section: SECTION, metric: `sched pipe, alone: ${hook}, ${c.label}`, unit: 'ns/event', runs: perHook.get(`${c.label} ${hook}`) ?? [] });
+    rows.push({
+      section: SECTION, metric: `sched pipe, alone: ${hook}, hotpath +wall / hotpath`, unit: '×',
+      runs: ratioRuns(perHook.get(`hotpath +wall ${hook}`) ?? [], perHook.get(`hotpath ${hook}`) ?? []),
+    });
+  }
+  for (const c of configs) rows.push({ section: SECTION, metric: `sched pipe, alone: all programs per round trip, ${c.label}`, unit: 'ns', runs: perOp.get(c.label) ?? [] });
+  rows.push({ section: SECTION, metric: 'sched pipe, alone: all programs per round trip, hotpath +wall / hotpath', unit: '×', runs: ratioRuns(perOp.get('hotpath +wall') ?? [], perOp.get('hotpath') ?? []) });
+  return rows;
 }
 
 async function blockComparison(ctx: SectionContext): Promise<Row[]> {
@@ -314,7 +365,9 @@ export const kernelCostSection: Section = {
     'that tool). All tools run at the same time on the same workload. CPU sampling at 99 Hz under spin + stress-ng ' +
     '(hotpath `--programs cpu` with DWARF unwinding, and a second agent with `--unwind fp`; libbpf-tools `profile -F 99`; ' +
     '`bpftrace -e \'profile:hz:99 { @[kstack, ustack] = count(); }\'`), measured after hotpath\'s first window. ' +
-    'Scheduler: hotpath `--programs runqlat,offcpu`, libbpf-tools `runqlat` + `offcputime`, bpftrace runqlat.bt\'s ' +
+    'Scheduler: hotpath `--programs runqlat,offcpu`, and `--programs runqlat,cpu,offcpu,wall` ("hotpath +wall": the ' +
+    'off-CPU program in wall mode; also each alone, "sched pipe, alone", rounds alternating which goes first), ' +
+    'libbpf-tools `runqlat` + `offcputime`, bpftrace runqlat.bt\'s ' +
     'probes + an off-CPU one-liner on sched_switch, on `perf bench sched pipe` pinned to one CPU (taskset: its ' +
     'speed otherwise depends on where the scheduler puts its two tasks); "all programs per round trip" ' +
     'divides every program\'s time (hotpath\'s off-CPU sys_exit program included) by the round trips. Block: ' +
@@ -322,7 +375,7 @@ export const kernelCostSection: Section = {
     'at block_io_start, issue time, completion into the window\'s counts), libbpf-tools `biolatency`, a bpftrace ' +
     'block_rq_issue/complete one-liner, on ' +
     'fio 4 KiB direct random reads of a 64 MiB file in /var/tmp. tracefs is mounted for bpftrace if it was not.',
-  estimateS: (quick) => (quick ? 40 : 110),
+  estimateS: (quick) => (quick ? 60 : 170),
   async run(ctx) {
     const restoreStats = enableBpfStats();
     let unmount: () => void = () => {};
@@ -338,6 +391,7 @@ export const kernelCostSection: Section = {
       for (const [name, part] of [
         ['CPU sampling', cpuComparison],
         ['scheduler', schedComparison],
+        ['wall mode', wallModeAlone],
         ['block I/O', blockComparison],
       ] as const) {
         ctx.log(`${name} comparison`);

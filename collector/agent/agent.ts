@@ -11,33 +11,37 @@ import {
   type LatencyKind,
   type LatencySource,
   type ProfileKind,
+  type SourceKind,
   type StackSource,
   type StackWindow,
   type UnwindMode,
   type UnwindStats,
   type CpuSource,
+  type OffcpuSource,
 } from '../sources/index.js';
 import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
 import { readProcessStats } from './process-stats.js';
 import { Symbolizer } from '../symbolize/index.js';
-import { buildWindowProfile, sampleTypesOf, type WindowProfileOptions } from '../windows/window-profile.js';
+import { buildWallWindowProfile, buildWindowProfile, sampleTypesOf, type WindowProfileOptions } from '../windows/window-profile.js';
 import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
 import type { StackCatalog } from '../windows/stack-catalog.js';
 import type { LabelFilters } from '../windows/label-filter.js';
 import { LatencyHistory } from '../windows/latency-history.js';
 import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
-export const PROGRAM_NAMES = ['cpu', 'offcpu', 'runqlat', 'biolatency', 'io'] as const;
+/** In start order: wall (built from cpu and offcpu, offcpu in wall mode) follows both; io follows cpu. */
+export const PROGRAM_NAMES = ['cpu', 'offcpu', 'wall', 'runqlat', 'biolatency', 'io'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
 /**
- * What `hotpath serve` runs unless --programs says otherwise. `io` is asked for by name: it walks the submitting
- * task's kernel and user stacks for every block request (5.6 us of kernel time per request measured, 7x
- * biolatency's), which a fast NVMe device at hundreds of thousands of IOPS would turn into cores.
+ * What `hotpath serve` runs unless --programs says otherwise. `io` and `wall` are asked for by name: io walks the
+ * submitting task's kernel and user stacks for every block request (5.6 us of kernel time per request measured,
+ * 7x biolatency's), which a fast NVMe device at hundreds of thousands of IOPS would turn into cores; wall makes
+ * the off-CPU program classify and count every block, short ones too (sched_switch 3.2 -> 3.9 us measured).
  */
 export const DEFAULT_PROGRAMS: readonly ProgramName[] = ['cpu', 'offcpu', 'runqlat', 'biolatency'];
 
-/** The programs that make stack profiles (drained per window, with retained history). */
-function isProfileProgram(p: ProgramName): p is ProgramName & ProfileKind {
+/** The programs that make stack profiles of their own (drained per window, with retained history). */
+function isProfileProgram(p: ProgramName): p is ProgramName & SourceKind {
   return p === 'cpu' || p === 'offcpu' || p === 'io';
 }
 
@@ -132,7 +136,7 @@ export class Agent {
   private constructor(options: AgentOptions) {
     this.options = options;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    const profiles = options.programs.filter(isProfileProgram).length;
+    const profiles = options.programs.filter((p) => isProfileProgram(p) || p === 'wall').length;
     this.memory = splitMemoryBudget(options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES, {
       profiles,
       retentionMemoryBytes: options.maxStoreBytes,
@@ -150,10 +154,27 @@ export class Agent {
   static async start(options: AgentOptions): Promise<Agent> {
     const agent = new Agent(options);
     const retentionNs = BigInt(Math.round(options.retentionSeconds * 1e9));
+    const wanted = (p: ProgramName) => options.programs.includes(p);
+    const addStore = (kind: ProfileKind) => {
+      agent.stores.set(kind, new WindowStore({ retentionNs, maxBytes: agent.memory.historyBytesPerProfile }));
+      agent.drainHealth.set(kind, { lastSuccessNs: nowNs(), consecutiveFailures: 0 });
+      agent.windowsLost.set(kind, { drain_error: 0, symbolize_error: 0 });
+    };
     // In the contract's order whatever the flag's: cpu starts before offcpu and io, which share its unwind tables.
-    for (const program of PROGRAM_NAMES.filter((p) => options.programs.includes(p))) {
+    for (const program of PROGRAM_NAMES.filter(wanted)) {
       try {
-        if (isProfileProgram(program)) {
+        if (program === 'wall') {
+          const missing = (['cpu', 'offcpu'] as const).filter((p) => !agent.sources.has(p));
+          if (missing.length > 0) {
+            const why = missing.filter((p) => wanted(p)).length > 0 ? ' (it failed to start)' : ' (add it to --programs)';
+            throw new HotpathError(ErrorCodes.NOT_FOUND, `the wall profile is built from the cpu and offcpu programs: ${missing.join(' and ')} not running${why}`);
+          }
+          const off = agent.sources.get('offcpu') as OffcpuSource;
+          if (!off.wallRecordsShared) {
+            throw new HotpathError(ErrorCodes.NOT_FOUND, `the wall profile needs the off-CPU program's tp_btf twins and task storage (kernel 5.11+); it runs as ${off.variant}`);
+          }
+          addStore('wall');
+        } else if (isProfileProgram(program)) {
           const source = startStackSource(program, {
             hz: options.hz,
             pids: options.pids,
@@ -164,12 +185,13 @@ export class Agent {
             windowSeconds: options.windowSeconds,
             // The off-CPU and I/O programs walk with the CPU program's tables when it runs (cpu starts first).
             shareTables: (agent.sources.get('cpu') as CpuSource | undefined)?.sharedTables(),
+            // Its wall mode costs on every switch: only when the wall profile can be built.
+            wall: wanted('wall') && wanted('offcpu') && (program === 'cpu' || agent.sources.has('cpu')),
+            wallRecords: (agent.sources.get('cpu') as CpuSource | undefined)?.wallRecords(),
             log: agent.log,
           });
           agent.sources.set(program, source);
-          agent.stores.set(program, new WindowStore({ retentionNs, maxBytes: agent.memory.historyBytesPerProfile }));
-          agent.drainHealth.set(program, { lastSuccessNs: nowNs(), consecutiveFailures: 0 });
-          agent.windowsLost.set(program, { drain_error: 0, symbolize_error: 0 });
+          addStore(program);
         } else {
           agent.latency.set(program, startLatencySource(program, { runqlatPerContainer: options.runqlatPerContainer, podLabels: options.podLabels }));
         }
@@ -203,7 +225,14 @@ export class Agent {
   }
 
   hasProfile(kind: ProfileKind): boolean {
-    return this.sources.has(kind);
+    return this.stores.has(kind);
+  }
+
+  /** Why a profile kind is not served: its program's start error, or that it was not asked for. */
+  whyNoProfile(kind: ProfileKind): string {
+    const status = this.statuses.find((s) => s.program === kind);
+    if (status?.error) return `the ${kind} profile is not available: ${status.error.split('\n')[0]}`;
+    return `the ${kind} profiler is not running (see hotpath serve --programs and /)`;
   }
 
   /**
@@ -243,36 +272,23 @@ export class Agent {
         const key = reason.startsWith(`${kind}_`) ? reason : `${kind}_${reason}`;
         this.lost.set(key, (this.lost.get(key) ?? 0) + n);
       }
-      try {
-        const t0 = process.hrtime.bigint();
-        const data = buildWindowProfile(w.samples, this.symbolizer, {
-          kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs, podLabels: this.options.podLabels,
-        });
-        this.stores.get(kind)?.add(data, w.endNs);
-        let rec = this.symbolizeDurations.get(kind);
-        if (!rec) this.symbolizeDurations.set(kind, (rec = new Log2Recorder()));
-        rec.record(process.hrtime.bigint() - t0);
-        for (const listener of this.windowListeners) {
-          try {
-            listener(kind, data);
-          } catch (err) {
-            this.log(`hotpath serve: window listener: ${err instanceof Error ? err.message : String(err)}`);
-          }
-        }
-      } catch (err) {
-        // The whole window is gone: every sample in it is lost, not one error.
-        const key = `${kind}_symbolize_error`;
-        this.lost.set(key, (this.lost.get(key) ?? 0) + w.samples.reduce((a, s) => a + s.count, 0));
-        this.drainFailed(kind, 'symbolize_error', `symbolize ${kind}: ${err instanceof Error ? err.message : String(err)}`);
-        continue;
-      }
-      const h = this.drainHealth.get(kind);
-      if (h) {
-        h.lastSuccessNs = nowNs();
-        h.consecutiveFailures = 0;
+      this.storeWindow(kind, w, () =>
+        buildWindowProfile(w.samples, this.symbolizer, { kind, hz: this.options.hz, startNs: w.startNs, endNs: w.endNs, podLabels: this.options.podLabels }),
+      );
+    }
+    // The wall window of this cut: its cpu and offcpu windows, drained one right after the other.
+    if (this.stores.has('wall')) {
+      const cpu = windows.find((x) => x.kind === 'cpu')?.window;
+      const off = windows.find((x) => x.kind === 'offcpu')?.window;
+      if (cpu && off) {
+        boundaries.set('wall', cpu.endNs);
+        this.storeWindow('wall', cpu, () => buildWallWindowProfile(cpu, off, this.symbolizer, { hz: this.options.hz, podLabels: this.options.podLabels }), off);
+      } else if (!this.closed) {
+        this.drainFailed('wall', 'drain_error', `wall: the ${cpu ? 'offcpu' : 'cpu'} window of this cut failed to drain`);
       }
     }
     this.lastDrainNs = nowNs();
+
     // A cut finishing after close() began: the latency programs may already be closed.
     for (const [kind, source] of this.closed ? [] : this.latency) {
       try {
@@ -284,6 +300,37 @@ export class Agent {
     // What libbpf, koffi and the threads freed stays resident in glibc's arenas until trimmed (45 MB measured).
     releaseFreeNativeMemory();
     return boundaries;
+  }
+
+  /** Symbolizes (`build`) and stores one window of `kind`; a failure loses the window's samples (`also`'s too). */
+  private storeWindow(kind: ProfileKind, w: StackWindow, build: () => ProfileData, also?: StackWindow): void {
+    try {
+      const t0 = process.hrtime.bigint();
+      const data = build();
+      this.stores.get(kind)?.add(data, w.endNs);
+      let rec = this.symbolizeDurations.get(kind);
+      if (!rec) this.symbolizeDurations.set(kind, (rec = new Log2Recorder()));
+      rec.record(process.hrtime.bigint() - t0);
+      for (const listener of this.windowListeners) {
+        try {
+          listener(kind, data);
+        } catch (err) {
+          this.log(`hotpath serve: window listener: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    } catch (err) {
+      // The whole window is gone: every sample in it is lost, not one error.
+      const key = `${kind}_symbolize_error`;
+      const samples = [w, ...(also ? [also] : [])].reduce((a, x) => a + x.samples.reduce((b, s) => b + s.count, 0), 0);
+      this.lost.set(key, (this.lost.get(key) ?? 0) + samples);
+      this.drainFailed(kind, 'symbolize_error', `symbolize ${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const h = this.drainHealth.get(kind);
+    if (h) {
+      h.lastSuccessNs = nowNs();
+      h.consecutiveFailures = 0;
+    }
   }
 
   /** A window that never reached its store: counted, logged, and held against /healthz until a drain succeeds. */
@@ -352,7 +399,7 @@ export class Agent {
 
   private storeOf(kind: ProfileKind): WindowStore {
     const store = this.stores.get(kind);
-    if (!store) throw new HotpathError(ErrorCodes.NOT_FOUND, `the ${kind} program is not running (see --programs)`);
+    if (!store) throw new HotpathError(ErrorCodes.NOT_FOUND, this.whyNoProfile(kind));
     return store;
   }
 

@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, HotpathError } from '../errors.js';
 import { decodeStack } from '../layouts/common.js';
+import type { OffcpuState } from '../layouts/offcpu.js';
 import type { BpfMap } from './libbpf.js';
 import type { LostCounters } from './lost-counters.js';
 
@@ -36,10 +37,19 @@ export interface RawStackSample {
   userStackKey?: bigint;
   /** Samples (CPU) or blocks (off-CPU). */
   count: number;
+  /** CPU: the thread's CPU time these samples stand for, measured by the scheduler (cpu_sample_value.cpu_ns). */
+  cpuNs?: number;
   /** Off-CPU: nanoseconds blocked; I/O: nanoseconds from issue to completion. */
   totalNs?: number;
   /** Labels of this aggregate beyond the thread's (I/O: device, operation); the same object for equal labels. */
   labels?: Readonly<Record<string, string>>;
+  /** Off-CPU in wall mode: the thread's state when it left the CPU, and the run-queue part of totalNs. */
+  state?: OffcpuState;
+  runnableNs?: number;
+  /** Off-CPU in wall mode: the thread's CPU time before these blocks that no CPU sample carried. */
+  oncpuNs?: number;
+  /** Off-CPU in wall mode: blocks shorter than --min-block, for the wall profile only (no user stack). */
+  belowMinBlock?: boolean;
 }
 
 export interface StackWindow {
@@ -65,8 +75,13 @@ export interface StackCountEntry {
   userStackId: number | bigint;
   stackMap: number;
   count: number;
+  cpuNs?: number;
   totalNs?: number;
   labels?: Readonly<Record<string, string>>;
+  state?: OffcpuState;
+  runnableNs?: number;
+  oncpuNs?: number;
+  belowMinBlock?: boolean;
 }
 
 /**
@@ -208,6 +223,13 @@ export class WindowProtocol {
       };
       if (e.totalNs !== undefined) sample.totalNs = e.totalNs;
       if (e.labels !== undefined) sample.labels = e.labels;
+      if (e.cpuNs !== undefined) sample.cpuNs = e.cpuNs;
+      if (e.state !== undefined) {
+        sample.state = e.state;
+        sample.runnableNs = e.runnableNs ?? 0;
+        sample.oncpuNs = e.oncpuNs ?? 0;
+        if (e.belowMinBlock) sample.belowMinBlock = true;
+      }
       if (typeof e.userStackId === 'bigint' && sample.userStack.length > 0) sample.userStackKey = e.userStackId;
       return sample;
     });

@@ -104,7 +104,7 @@ export function exposureProblem(host: string, webConfig: WebConfig | undefined, 
 
 /** Routes named in hotpath_http_requests_rejected_total; any other path counts as "other". */
 const ROUTES = new Set([
-  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/io', '/debug/pprof/symbol',
+  '/', '/metrics', '/healthz', '/debug/pprof/', '/debug/pprof/profile', '/debug/pprof/offcpu', '/debug/pprof/wall', '/debug/pprof/io', '/debug/pprof/symbol',
   '/debug/pprof/cmdline', '/flamegraph', '/api/timeline', '/api/top', '/api/heatmap',
 ]);
 
@@ -422,6 +422,8 @@ export class HttpServer {
         return this.profileRoute(res, route, url, 'cpu', 'pprof', signal);
       case '/debug/pprof/offcpu':
         return this.profileRoute(res, route, url, 'offcpu', 'pprof', signal);
+      case '/debug/pprof/wall':
+        return this.profileRoute(res, route, url, 'wall', 'pprof', signal);
       case '/debug/pprof/io':
         return this.profileRoute(res, route, url, 'io', 'pprof', signal);
       case '/flamegraph': {
@@ -475,9 +477,7 @@ export class HttpServer {
       if (err instanceof QueryError) return this.reject(res, route, err.status, err.message);
       throw err;
     }
-    if (!agent.hasProfile(kind)) {
-      return this.reject(res, route, 404, `the ${kind} profiler is not running (see hotpath serve --programs and /)`);
-    }
+    if (!agent.hasProfile(kind)) return this.reject(res, route, 404, agent.whyNoProfile(kind));
     if (query.mode === 'history') {
       const oldest = agent.oldestRetainedNs(kind);
       if (oldest === undefined || query.toNs < oldest) {
@@ -551,7 +551,7 @@ export class HttpServer {
         const { html } = await this.render.run({ type: 'top', raw, baseRaw }, transfer);
         return html ?? new Uint8Array();
       }
-      const what = selection.kind === 'cpu' ? 'CPU' : 'off-CPU';
+      const what = selection.kind === 'cpu' ? 'CPU' : selection.kind === 'offcpu' ? 'off-CPU' : 'wall-clock';
       const title = view.focus
         ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseRaw ? ' (compared)' : ''}`
         : `hotpath ${what} ${baseRaw ? 'differential ' : ''}flamegraph`;

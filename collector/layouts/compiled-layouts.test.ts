@@ -112,6 +112,11 @@ describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-pr
     key.writeBigUInt64LE(0x1234_5678_9abc_def0n, btf.offsetOf('cpu_sample_key', 'user_stack'));
     key.write('comm\0', btf.offsetOf('cpu_sample_key', 'comm'), 'latin1');
     expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStackId: -17, userStack: 0x1234_5678_9abc_def0n, comm: 'comm' });
+    expect(btf.sizeOf('cpu_sample_value')).toBe(cpu.CPU_SAMPLE_VALUE_SIZE);
+    const value = Buffer.alloc(cpu.CPU_SAMPLE_VALUE_SIZE);
+    value.writeBigUInt64LE(3n, btf.offsetOf('cpu_sample_value', 'count'));
+    value.writeBigUInt64LE(30_303_030n, btf.offsetOf('cpu_sample_value', 'cpu_ns'));
+    expect(cpu.decodeCpuSampleValue(value)).toEqual({ count: 3n, cpuNs: 30_303_030n });
   });
 
   it('encodes struct cpu_profile_config at the compiled offsets', () => {
@@ -121,6 +126,9 @@ describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-pr
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'filter.pids') + 4)).toBe(12);
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'include_idle'))).toBe(1);
     expect(buf.readUInt32LE(btf.offsetOf('cpu_profile_config', 'unwind_tables'))).toBe(1);
+    const wall = cpu.encodeCpuProfileConfig({ pids: [], includeIdle: false, hz: 250, wall: true });
+    expect(wall.readUInt32LE(btf.offsetOf('cpu_profile_config', 'period_ns'))).toBe(4_000_000);
+    expect(wall.readUInt32LE(btf.offsetOf('cpu_profile_config', 'wall'))).toBe(1);
   });
 
   it('mirrors programs/unwind.h: mappings, processes, user stacks, counters', () => {
@@ -157,14 +165,20 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
     key.writeUInt32LE(202, btf.offsetOf('offcpu_key', 'tid'));
     key.writeInt32LE(203, btf.offsetOf('offcpu_key', 'kernel_stack_id'));
     key.writeBigUInt64LE(0xabcn, btf.offsetOf('offcpu_key', 'user_stack'));
-    key.writeUInt32LE(2, btf.offsetOf('offcpu_key', 'stack_map'));
+    key.writeUInt16LE(2, btf.offsetOf('offcpu_key', 'stack_map'));
+    key.writeUInt16LE(0x102, btf.offsetOf('offcpu_key', 'state'));
+    expect(btf.sizeOf('offcpu_value')).toBe(offcpu.OFFCPU_VALUE_SIZE);
     key.write('sleeper\0', btf.offsetOf('offcpu_key', 'comm'), 'latin1');
     expect(btf.lengthOf('offcpu_key', 'comm')).toBe(common.TASK_COMM_LEN);
-    expect(offcpu.decodeOffcpuKey(key)).toEqual({ pid: 201, tid: 202, kernelStackId: 203, stackMap: 2, userStack: 0xabcn, comm: 'sleeper' });
+    expect(offcpu.decodeOffcpuKey(key)).toEqual({
+      pid: 201, tid: 202, kernelStackId: 203, stackMap: 2, state: 'io', belowMinBlock: true, userStack: 0xabcn, comm: 'sleeper',
+    });
     const value = Buffer.alloc(offcpu.OFFCPU_VALUE_SIZE);
     value.writeBigUInt64LE(5n, btf.offsetOf('offcpu_value', 'total_ns'));
     value.writeBigUInt64LE(6n, btf.offsetOf('offcpu_value', 'count'));
-    expect(offcpu.decodeOffcpuValue(value)).toEqual({ totalNs: 5n, count: 6n });
+    value.writeBigUInt64LE(4n, btf.offsetOf('offcpu_value', 'runnable_ns'));
+    value.writeBigUInt64LE(7n, btf.offsetOf('offcpu_value', 'oncpu_ns'));
+    expect(offcpu.decodeOffcpuValue(value)).toEqual({ totalNs: 5n, count: 6n, runnableNs: 4n, oncpuNs: 7n });
   });
 
   it('encodes struct offcpu_config at the compiled offsets', () => {
@@ -174,6 +188,7 @@ describe('mirrors of programs/offcpu.h against offcpu.bpf.o', () => {
     expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.count'))).toBe(3);
     expect(buf.readUInt32LE(btf.offsetOf('offcpu_config', 'filter.pids') + 8)).toBe(23);
     expect(offcpu.encodeOffcpuConfig({ pids: [], minBlockNs: 0n, unwindTables: true }).readUInt32LE(btf.offsetOf('offcpu_config', 'unwind_tables'))).toBe(1);
+    expect(offcpu.encodeOffcpuConfig({ pids: [], minBlockNs: 0n, wall: true }).readUInt32LE(btf.offsetOf('offcpu_config', 'wall'))).toBe(1);
   });
 
   it('has offcpu.OFFCPU_STACK_MAPS stack maps of OFFCPU_KERNEL_STACK_DEPTH frames and lost counters by enum offcpu_lost_reason', () => {

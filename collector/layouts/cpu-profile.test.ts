@@ -5,6 +5,7 @@ import {
   CPU_PROFILE_CONFIG_SIZE,
   CPU_SAMPLE_KEY_SIZE,
   CPU_SAMPLE_VALUE_SIZE,
+  decodeCpuSampleValue,
   decodeCpuSampleKey,
   encodeCpuProfileConfig,
 } from './cpu-profile.js';
@@ -23,8 +24,8 @@ function sampleKey(pid: number, tid: number, kid: number, user: bigint, comm: Bu
 describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
   it('has the sizes of the header', () => {
     expect(CPU_SAMPLE_KEY_SIZE).toBe(40);
-    expect(CPU_SAMPLE_VALUE_SIZE).toBe(8);
-    expect(CPU_PROFILE_CONFIG_SIZE).toBe(272);
+    expect(CPU_SAMPLE_VALUE_SIZE).toBe(16);
+    expect(CPU_PROFILE_CONFIG_SIZE).toBe(276);
   });
 
   it('decodes struct cpu_sample_key from raw bytes', () => {
@@ -61,9 +62,23 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
     );
   });
 
-  it('encodes struct cpu_profile_config: pid filter, include_idle, unwind_tables', () => {
+  it('decodes struct cpu_sample_value: count, cpu_ns', () => {
+    const value = Buffer.alloc(CPU_SAMPLE_VALUE_SIZE);
+    value.writeBigUInt64LE(5n, 0);
+    value.writeBigUInt64LE(50_505_050n, 8);
+    expect(decodeCpuSampleValue(value)).toEqual({ count: 5n, cpuNs: 50_505_050n });
+    expect(() => decodeCpuSampleValue(Buffer.alloc(8))).toThrow(
+      expect.objectContaining({ name: 'HotpathError', code: ErrorCodes.LAYOUT, message: 'decode cpu sample value: 8 bytes, need 16' }),
+    );
+  });
+
+  it('encodes struct cpu_profile_config: pid filter, include_idle, unwind_tables, period_ns, wall', () => {
     const whole = encodeCpuProfileConfig({ pids: [], includeIdle: false });
-    expect(whole).toEqual(Buffer.alloc(CPU_PROFILE_CONFIG_SIZE));
+    // period_ns of the default 99 Hz; everything else zero.
+    const expected = Buffer.alloc(CPU_PROFILE_CONFIG_SIZE);
+    expected.writeUInt32LE(10_101_010, 268);
+    expect(whole).toEqual(expected);
+    expect(encodeCpuProfileConfig({ pids: [], includeIdle: false, hz: 1000, wall: true }).subarray(268)).toEqual(Buffer.from([0x40, 0x42, 0x0f, 0, 1, 0, 0, 0]));
     const buf = encodeCpuProfileConfig({ pids: [300, 70000], includeIdle: true });
     expect(buf.length).toBe(CPU_PROFILE_CONFIG_SIZE);
     expect(buf.subarray(0, 12)).toEqual(Buffer.from([2, 0, 0, 0, 0x2c, 0x01, 0, 0, 0x70, 0x11, 0x01, 0]));

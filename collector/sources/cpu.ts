@@ -6,6 +6,7 @@ import {
   CPU_SAMPLE_KEY_SIZE,
   CPU_SAMPLE_VALUE_SIZE,
   decodeCpuSampleKey,
+  decodeCpuSampleValue,
   encodeCpuProfileConfig,
 } from '../layouts/cpu-profile.js';
 import { BpfObject, type BpfLink, type BpfMap, closeFd, onlineCpus, openCpuClockEvent, possibleCpuCount } from '../bpf/libbpf.js';
@@ -31,6 +32,8 @@ export interface CpuSourceOptions {
   unwindTableBytes?: number;
   /** How often the maps are drained: with hz and the CPUs, sizes the maps (cpuMapSizes). Default 10 s. */
   windowSeconds?: number;
+  /** The wall profile: each sample measures the CPU time since the thread's switch-in or previous sample (cpuNs). */
+  wall?: boolean;
   log?: (line: string) => void;
 }
 
@@ -117,6 +120,7 @@ export class CpuSource implements StackSource {
       stackLifetime: 1,
       decodeEntry: (key, value, generation) => {
         const k = decodeCpuSampleKey(key);
+        const v = decodeCpuSampleValue(value);
         return {
           pid: k.pid,
           tid: k.tid,
@@ -124,7 +128,8 @@ export class CpuSource implements StackSource {
           kernelStackId: k.kernelStackId,
           userStackId: k.userStack,
           stackMap: generation % 2,
-          count: Number(value.readBigUInt64LE(0)),
+          count: Number(v.count),
+          cpuNs: Number(v.cpuNs),
         };
       },
       lost: new LostCounters(object.map('lost'), CPU_LOST_REASONS),
@@ -153,7 +158,7 @@ export class CpuSource implements StackSource {
     let source: CpuSource | null = null;
     try {
       const walker = unwind === 'dwarf';
-      object.map('.rodata').setInitialValue(encodeCpuProfileConfig({ pids: opts.pids ?? [], includeIdle: !!opts.includeIdle, unwindTables: walker }));
+      object.map('.rodata').setInitialValue(encodeCpuProfileConfig({ pids: opts.pids ?? [], includeIdle: !!opts.includeIdle, unwindTables: walker, hz: opts.hz, wall: opts.wall }));
       const rows = Math.max(1, Math.floor((walker ? (opts.unwindTableBytes ?? DEFAULT_UNWIND_TABLE_BYTES) : 0) / UNWIND_ROW_SIZE));
       object.map('unwind_rows').setMaxEntries(rows);
       const sizes = cpuMapSizes(onlineCpus().length, opts.hz, opts.windowSeconds ?? 10);
@@ -208,6 +213,11 @@ export class CpuSource implements StackSource {
     // Tables for the processes just seen (new ones walk by frame pointer until their files are tabled).
     this.tables?.refresh(new Set(w.samples.map((s) => s.pid)));
     return w;
+  }
+
+  /** The per-thread records (task storage) the off-CPU source's wall mode shares with the samples. */
+  wallRecords(): BpfMap {
+    return this.object.map('wall_task');
   }
 
   /** The tables and their maps, for the off-CPU source to share; undefined without the table walker. */

@@ -5,8 +5,9 @@ import { OffcpuSource } from './offcpu.js';
 import { IoSource } from './io.js';
 import { RunqlatSource } from './runqlat.js';
 import { BiolatencySource } from './biolatency.js';
-import type { LatencySource, ProfileKind, StackSource } from './types.js';
+import type { LatencySource, SourceKind, StackSource } from './types.js';
 import type { SharedUnwindTables, UnwindMode } from './cpu.js';
+import type { BpfMap } from '../bpf/libbpf.js';
 
 export { CpuSource, DEFAULT_UNWIND_TABLE_BYTES, UNWIND_MODES, type CpuSourceOptions, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 export { OffcpuSource, type OffcpuSourceOptions } from './offcpu.js';
@@ -34,15 +35,18 @@ export interface StackSourceOptions {
   shareTables?: SharedUnwindTables;
   /** CPU: seconds between drains (sizes the maps with hz and the CPUs; default 10). */
   windowSeconds?: number;
+  /** CPU and off-CPU: the wall profile (CpuSourceOptions.wall, OffcpuSourceOptions.wall), and for off-CPU the CPU source's records. */
+  wall?: boolean;
+  wallRecords?: BpfMap;
   log?: (line: string) => void;
 }
 
 /** Loads and attaches the program of one profile kind. Throws a HotpathError naming the failing step. */
-export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): StackSource {
+export function startStackSource(kind: SourceKind, opts: StackSourceOptions): StackSource {
   if (kind === 'cpu') {
     return CpuSource.start({
       hz: opts.hz, pids: opts.pids, includeIdle: opts.includeIdle, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes,
-      windowSeconds: opts.windowSeconds, log: opts.log,
+      windowSeconds: opts.windowSeconds, wall: opts.wall, log: opts.log,
     });
   }
   if (kind === 'io') {
@@ -51,7 +55,8 @@ export function startStackSource(kind: ProfileKind, opts: StackSourceOptions): S
     });
   }
   return OffcpuSource.start({
-    pids: opts.pids, minBlockNs: opts.minBlockNs, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, shareTables: opts.shareTables, log: opts.log,
+    pids: opts.pids, minBlockNs: opts.minBlockNs, unwind: opts.unwind, unwindTableBytes: opts.unwindTableBytes, shareTables: opts.shareTables,
+    wall: opts.wall, wallRecords: opts.wallRecords, log: opts.log,
   });
 }
 

@@ -2,8 +2,8 @@
 // each window. Kernel requirement: BTF; tp_btf + task storage (5.11+), else raw_tp.
 import { LostCounters } from '../bpf/lost-counters.js';
 import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
-import type { BpfObject } from '../bpf/libbpf.js';
-import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
+import type { BpfMap, BpfObject } from '../bpf/libbpf.js';
+import { WindowProtocol, type StackCountEntry, type StackWindow } from '../bpf/window-protocol.js';
 import {
   decodeOffcpuKey,
   decodeOffcpuValue,
@@ -31,12 +31,27 @@ export interface OffcpuSourceOptions {
   unwindTableBytes?: number;
   /** The CPU source's tables, shared rather than built and held twice. */
   shareTables?: SharedUnwindTables;
+  /**
+   * Wall mode (the wall profile): each block carries the thread's state at switch-out and its run-queue part,
+   * and blocks shorter than minBlockNs are counted too, marked belowMinBlock (kernel stack only).
+   */
+  wall?: boolean;
+  /**
+   * Wall mode: the CPU program's per-thread records (CpuSource.wallRecords, started with `wall`), used as this
+   * program's own (tp_btf): a thread's runs are then carried in pieces, by its CPU samples and at its
+   * switch-out (oncpuNs). The raw_tp twins keep records by tid and cannot share them (`wallRecordsShared`).
+   */
+  wallRecords?: BpfMap;
   log?: (line: string) => void;
 }
 
 export class OffcpuSource implements StackSource {
   readonly kind = 'offcpu';
   readonly variant: AttachVariant;
+  /** Whether blocks carry their state and run-queue part, short ones included (OffcpuSourceOptions.wall). */
+  wall = false;
+  /** Wall mode with the CPU program's records: what the wall profile needs (false on the raw_tp twins). */
+  wallRecordsShared = false;
   private readonly twins: AttachedTwins;
   private readonly windows: WindowProtocol;
   private tables: ProcessTables | null = null;
@@ -53,7 +68,7 @@ export class OffcpuSource implements StackSource {
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
   static start(opts: OffcpuSourceOptions = {}): OffcpuSource {
     const walker = (opts.unwind ?? 'dwarf') === 'dwarf';
-    const config = encodeOffcpuConfig({ pids: opts.pids ?? [], minBlockNs: BigInt(opts.minBlockNs ?? 1000), unwindTables: walker });
+    const config = encodeOffcpuConfig({ pids: opts.pids ?? [], minBlockNs: BigInt(opts.minBlockNs ?? 1000), unwindTables: walker, wall: !!opts.wall });
     const shared = walker ? opts.shareTables : undefined;
     const twins = AttachedTwins.start(
       'offcpu',
@@ -63,6 +78,7 @@ export class OffcpuSource implements StackSource {
         // The raw_tp twins' start records by tid (16,384 x 96 bytes, allocated whole): tp_btf keeps them in
         // task storage.
         if (variant === 'tp_btf') object.map('start_tid').setMaxEntries(1);
+        if (opts.wall && opts.wallRecords) object.map('start_task').reuseFd(opts.wallRecords.fd);
         if (shared) {
           object.map('unwind_rows').reuseFd(shared.rows.fd);
           object.map('unwind_procs').reuseFd(shared.procs.fd);
@@ -79,6 +95,8 @@ export class OffcpuSource implements StackSource {
     );
     try {
       const source = new OffcpuSource(twins);
+      source.wall = !!opts.wall;
+      source.wallRecordsShared = source.wall && !!opts.wallRecords && source.variant === 'tp_btf';
       if (walker) {
         source.ownTables = !shared;
         source.tables =
@@ -139,11 +157,19 @@ function windowsOf(o: BpfObject): WindowProtocol {
     stackLifetime: 2,
     decodeEntry: (key, value) => {
       const k = decodeOffcpuKey(key);
-      const { totalNs, count } = decodeOffcpuValue(value);
-      return {
+      const { totalNs, count, runnableNs, oncpuNs } = decodeOffcpuValue(value);
+      const entry: StackCountEntry = {
         pid: k.pid, tid: k.tid, comm: k.comm, kernelStackId: k.kernelStackId, userStackId: k.userStack, stackMap: k.stackMap,
         count: Number(count), totalNs: Number(totalNs),
       };
+      // Outside wall mode the state is 'none' and nothing else is set: the window is as it always was.
+      if (k.state !== 'none') {
+        entry.state = k.state;
+        entry.runnableNs = Number(runnableNs);
+        entry.oncpuNs = Number(oncpuNs);
+        if (k.belowMinBlock) entry.belowMinBlock = true;
+      }
+      return entry;
     },
     lost: new LostCounters(o.map('lost'), OFFCPU_LOST_REASONS),
   });

@@ -10,12 +10,17 @@ export type { HistogramSeries } from '../../exporters/metrics/index.js';
 /** Run statistics of one loaded program, by its name (the exporters' ProgramStats, with exact counters). */
 export type ProgramStats = { program: string } & ProgramRunStats;
 
-/** The stack profiles hotpath records. */
-export type ProfileKind = 'cpu' | 'offcpu' | 'io';
-export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'offcpu', 'io'];
+/**
+ * The stack profiles hotpath records. `wall` has no program of its own: it is built from the cpu and offcpu
+ * programs' windows of the same span (offcpu in wall mode).
+ */
+export type ProfileKind = 'cpu' | 'offcpu' | 'wall' | 'io';
+export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'offcpu', 'wall', 'io'];
+/** The profile kinds with a program (a StackSource) of their own. */
+export type SourceKind = Exclude<ProfileKind, 'wall'>;
 
 export interface StackSource {
-  readonly kind: ProfileKind;
+  readonly kind: SourceKind;
   /** Ends the current window and returns it. Concurrent calls share one drain. */
   drain(): Promise<StackWindow>;
   /** Stops collecting; a last drain still reads what was collected. */

@@ -3,7 +3,7 @@
 import type { ProfileData, ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
 import type { Symbolizer } from '../symbolize/index.js';
 import { processLabels, type CgroupIdentity } from '../symbolize/process-metadata.js';
-import type { ProfileKind, RawStackSample } from '../sources/index.js';
+import type { ProfileKind, RawStackSample, StackWindow } from '../sources/index.js';
 
 export interface WindowProfileOptions {
   kind: ProfileKind;
@@ -18,7 +18,20 @@ export interface WindowProfileOptions {
   podLabels?: (identity: CgroupIdentity) => Readonly<Record<string, string>> | undefined;
 }
 
-export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period'> {
+export function sampleTypesOf(kind: ProfileKind, hz = 99): Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period' | 'defaultSampleType'> {
+  if (kind === 'wall') {
+    // Wall first and named the default: go tool pprof otherwise shows the last type.
+    return {
+      sampleTypes: [
+        { type: 'wall', unit: 'nanoseconds' },
+        { type: 'cpu', unit: 'nanoseconds' },
+        { type: 'offcpu', unit: 'nanoseconds' },
+      ],
+      periodType: { type: 'wall', unit: 'nanoseconds' },
+      period: 1,
+      defaultSampleType: 'wall',
+    };
+  }
   if (kind === 'cpu') {
     return {
       sampleTypes: [
@@ -61,9 +74,61 @@ export function isTracingFrame(name: string | null | undefined): boolean {
   return typeof name === 'string' && TRACING_FRAME.test(name);
 }
 
+/** The wall profile's `state` label values. */
+export const WALL_STATES = ['running', 'runnable', 'io', 'lock', 'sleeping'] as const;
+export type WallState = (typeof WALL_STATES)[number];
+
+/**
+ * Kernel functions a thread waits in for a lock: futexes (pthread mutexes, condition variables' internal lock
+ * and every other futex wait), kernel mutexes, rw-semaphores, rt-mutexes.
+ */
+const LOCK_WAIT_FRAME = /^(futex_wait|__futex_wait|futex_q_lock|__mutex_lock|mutex_lock|rwsem_down_|rt_mutex_|__rt_mutex|down_read|down_write|percpu_down_|__percpu_down_)/;
+
+/** Whether a blocked thread's kernel stack (leaf first) waits on a lock. */
+export function isLockWait(kernel: readonly ProfileFrame[]): boolean {
+  for (const f of kernel) if (f.functionName !== undefined && LOCK_WAIT_FRAME.test(f.functionName)) return true;
+  return false;
+}
+
+/**
+ * The wall profile's parts of one drained sample: a CPU sample (no totalNs) is `running` for `runningNs`, its
+ * share of its thread's measured CPU time (see buildWallWindowProfile);
+ * an off-CPU block is split into its blocked part, under the state it left the CPU in (a sleep whose kernel
+ * stack waits on a lock is `lock`), and its run-queue part, `runnable`. Values: [wall, cpu, offcpu] ns.
+ */
+export function wallParts(s: RawStackSample, kernel: readonly ProfileFrame[], runningNs: number): { state: WallState; values: [number, number, number] }[] {
+  if (s.totalNs === undefined) {
+    const ns = Math.round(runningNs);
+    return [{ state: 'running', values: [ns, ns, 0] }];
+  }
+  const runnable = Math.min(s.runnableNs ?? 0, s.totalNs);
+  const blocked = s.totalNs - runnable;
+  const out: { state: WallState; values: [number, number, number] }[] = [];
+  if (blocked > 0) {
+    const state: WallState = s.state === 'io' ? 'io' : isLockWait(kernel) ? 'lock' : 'sleeping';
+    out.push({ state, values: [blocked, 0, blocked] });
+  }
+  if (runnable > 0) out.push({ state: 'runnable', values: [runnable, 0, runnable] });
+  return out;
+}
+
+/**
+ * The wall profile of one span from the CPU and off-CPU (wall mode) windows drained for it. Off-CPU blocks
+ * (every one, short ones too) are measured from switch-out to switch-in. Running time is measured on the same
+ * clock: each run, switch-in to switch-out, is carried in pieces by the thread's CPU samples (the time since
+ * its switch-in or previous sample, cpuNs) and at its switch-out (the rest, the off-CPU entries' oncpuNs), so
+ * a thread's running and off-CPU time tile its life. The samples say where the time went: a thread's
+ * measured running time in the window is shared among its samples by their counts, or, without a sample in
+ * the window, kept as `running` without a stack. The span is the CPU window's.
+ */
+export function buildWallWindowProfile(cpu: StackWindow, offcpu: StackWindow, symbolizer: Symbolizer, opts: Omit<WindowProfileOptions, 'kind' | 'startNs' | 'endNs'>): ProfileData {
+  return buildWindowProfile([...cpu.samples, ...offcpu.samples], symbolizer, { ...opts, kind: 'wall', startNs: cpu.startNs, endNs: cpu.endNs });
+}
+
 /** Symbolizes a window. The symbolizer's per-drain caches span exactly this call. */
 export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer, opts: WindowProfileOptions): ProfileData {
   const types = sampleTypesOf(opts.kind, opts.hz);
+  const cpuPeriod = Math.round(1e9 / (opts.hz ?? 99));
   // Keyed by the stack arrays themselves: a drain hands out one array per distinct stack it read (joining
   // addresses into string keys cost more than the lookups they saved). Identical stacks in separate arrays are
   // merely symbolized twice.
@@ -90,9 +155,29 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
   /** pid → tid → the thread's label objects (I/O: one per thread and device/operation labels object). */
   const threadLabels = new Map<number, Map<number, { comm: string; numLabels: ProfileSample['numLabels']; strLabels: ProfileSample['strLabels'] }>>();
   const sampleLabels = new Map<number, Map<number, Map<Readonly<Record<string, string>>, ProfileSample['strLabels']>>>();
+  /** Wall: per thread's label object, its label objects with each state. */
+  const stateLabels = new Map<object, Map<WallState, ProfileSample['strLabels']>>();
+  const wall = opts.kind === 'wall';
+  /** Wall: per thread (pid:tid), its running time measured in this window, and its CPU samples. */
+  const carried = new Map<string, { runningNs: number; samples: number }>();
+  if (wall) {
+    for (const s of raw) {
+      const key = `${s.pid}:${s.tid}`;
+      let c = carried.get(key);
+      if (c === undefined) carried.set(key, (c = { runningNs: 0, samples: 0 }));
+      if (s.totalNs === undefined) {
+        c.runningNs += s.cpuNs ?? s.count * cpuPeriod;
+        c.samples += s.count;
+      } else {
+        c.runningNs += s.oncpuNs ?? 0;
+      }
+    }
+  }
   symbolizer.beginDrain();
   try {
     for (const s of raw) {
+      // Blocks below --min-block are drained only in wall mode, for the wall profile.
+      if (s.belowMinBlock && opts.kind === 'offcpu') continue;
       let kernel: ProfileFrame[] = [];
       if (s.kernelStack.length > 0) {
         const cached = kernelCache.get(s.kernelStack);
@@ -116,7 +201,6 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
         else user = symbolizer.symbolizeUser(s.pid, callSites(s.userStack), s.userStackKey);
         byStack.set(s.userStack, user);
       }
-      const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
       // One pair of label objects per thread, shared by its samples (read-only from here on): the pprof
       // builder and the store resolve a label set once per object.
       const processLabelSet = labelsOf(s.pid);
@@ -138,12 +222,30 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
         if (withLabels === undefined) byTid.set(s.labels, (withLabels = { ...thread.strLabels, ...s.labels }));
         strLabels = withLabels;
       }
-      samples.push({
-        frames: kernel.length + user.length > 0 ? [...kernel, ...user] : [],
-        values: [s.count, value],
-        numLabels: thread.numLabels,
-        strLabels,
-      });
+      const frames = kernel.length + user.length > 0 ? [...kernel, ...user] : [];
+      if (!wall) {
+        const value = opts.kind === 'cpu' ? s.count * types.period : (s.totalNs ?? 0);
+        samples.push({ frames, values: [s.count, value], numLabels: thread.numLabels, strLabels });
+        continue;
+      }
+      const threadStr = thread.strLabels ?? {};
+      let byState = stateLabels.get(threadStr);
+      if (byState === undefined) stateLabels.set(threadStr, (byState = new Map()));
+      const c = carried.get(`${s.pid}:${s.tid}`)!;
+      for (const part of wallParts(s, kernel, c.samples > 0 ? (c.runningNs * s.count) / c.samples : 0)) {
+        let strLabels = byState.get(part.state);
+        if (strLabels === undefined) byState.set(part.state, (strLabels = { ...threadStr, state: part.state }));
+        samples.push({ frames, values: part.values, numLabels: thread.numLabels, strLabels });
+      }
+    }
+    // Threads that ran in this window without a CPU sample: their running time, without a stack.
+    for (const [key, c] of carried) {
+      if (c.samples > 0 || c.runningNs <= 0) continue;
+      const [pid, tid] = key.split(':').map(Number);
+      const thread = threadLabels.get(pid)?.get(tid);
+      if (!thread) continue;
+      const ns = Math.round(c.runningNs);
+      samples.push({ frames: [], values: [ns, ns, 0], numLabels: thread.numLabels, strLabels: { ...thread.strLabels, state: 'running' } });
     }
   } finally {
     symbolizer.endDrain();

@@ -138,7 +138,7 @@ interface MergedSample {
 const NO_LABELS = {};
 
 /** The profile-wide part of a ProfileData: what PprofBuilder needs besides the samples. */
-export type PprofHeader = Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period'>;
+export type PprofHeader = Pick<ProfileData, 'sampleTypes' | 'periodType' | 'period' | 'defaultSampleType'>;
 
 /**
  * PprofBuilder turns samples into a pprof Profile one at a time, so a caller can build from many windows
@@ -319,6 +319,7 @@ export class PprofBuilder {
       location: this.locations,
       function: this.functions,
       comment: (span.comments ?? []).map((c) => strings.dedup(c)),
+      ...(header.defaultSampleType ? { defaultSampleType: strings.dedup(header.defaultSampleType) } : {}),
       stringTable: strings,
     });
     return {

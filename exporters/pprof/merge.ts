@@ -166,6 +166,7 @@ export function mergeProfileDataWithStats(parts: ProfileData[]): { data: Profile
     samples: merged,
   };
   if (comments.length > 0) data.comments = comments;
+  if (first.defaultSampleType) data.defaultSampleType = first.defaultSampleType;
   return { data, stats };
 }
 

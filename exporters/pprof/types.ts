@@ -59,6 +59,8 @@ export interface ProfileData {
   sampleTypes: ValueTypeSpec[];
   periodType: ValueTypeSpec;
   period: number;
+  /** The sample type pprof shows unless told otherwise (default: the last one, as go tool pprof does). */
+  defaultSampleType?: string;
   /** Start of the profile, nanoseconds since the Unix epoch. */
   timeNanos: bigint;
   durationNanos: bigint;

@@ -7,18 +7,31 @@ import { parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js
 import { missingPrivileges } from '../../bpf/libbpf.js';
 import { outputFormatOf, writeProfileFile } from '../../windows/output-formats.js';
 import { Symbolizer } from '../../symbolize/index.js';
-import { buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
-import { PROFILE_KINDS, startStackSource, type ProfileKind, type StackSource, type UnwindStats } from '../../sources/index.js';
+import { buildWallWindowProfile, buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
+import {
+  PROFILE_KINDS,
+  startStackSource,
+  type CpuSource,
+  type OffcpuSource,
+  type ProfileKind,
+  type StackSource,
+  type StackWindow,
+  type UnwindStats,
+} from '../../sources/index.js';
 
 const HELP = `Usage: hotpath record [flags]
 
-Records one CPU (off-CPU, or block I/O) profile of the whole system or of chosen processes and writes it to a
-file.
+Records one CPU, off-CPU, wall-clock or block I/O profile of the whole system or of chosen processes and writes
+it to a file.
 
 Flags:
-  --type cpu|offcpu|io what to profile (default cpu): CPU samples, time blocked off CPU, or block I/O time
-                      (issue to completion) by the stack that submitted each request, with device and
-                      operation labels (kernel 6.5+ for the submitter; before, the task that issued it)
+  --type cpu|offcpu|wall|io
+                      what to profile (default cpu). wall: where each thread's time went, on CPU or not,
+                      with a state label (running, runnable, io, lock, sleeping) and the values
+                      wall, cpu and offcpu (nanoseconds); it runs the CPU and off-CPU programs together.
+                      io: block I/O time (issue to completion) by the stack that submitted each request,
+                      with device and operation labels (kernel 6.5+ for the submitter; before, the task
+                      that issued it)
   --duration SECONDS  how long to record (default 10; also 500ms, 2m)
   --hz N              CPU samples per second per CPU (default 99, 1-10000)
   --pid N             profile only this process; repeat for more (default: every process)
@@ -27,8 +40,9 @@ Flags:
                         .folded folded stacks (one "a;b;c count" line per stack)
                         .svg    interactive flamegraph
                         .html   interactive flamegraph page
-                      (default cpu.pb.gz, or offcpu.pb.gz / io.pb.gz with --type offcpu / io)
-  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms)
+                      (default cpu.pb.gz, or offcpu.pb.gz / wall.pb.gz / io.pb.gz with --type offcpu / wall / io)
+  --min-block DURATION off-CPU: ignore blocks shorter than this (default 1us; e.g. 500us, 1ms); the wall
+                      profile still counts them, with their kernel stack only, so its time adds up
 ${UNWIND_HELP}  --include-idle      keep samples of the idle task (pid 0)
   -h, --help          this help
 
@@ -65,7 +79,24 @@ export const recordCommand: Command = {
     const missing = missingPrivileges();
     if (missing) throw new HotpathError(ErrorCodes.PRIVILEGE, missing);
 
-    const source = startStackSource(kind, { hz, pids, includeIdle, minBlockNs, unwind, unwindTableBytes, windowSeconds: RECORD_WINDOW_S });
+    // wall: the CPU and off-CPU (wall mode) programs, one window of each per drain.
+    const opts = { hz, pids, includeIdle, minBlockNs, unwind, unwindTableBytes, windowSeconds: RECORD_WINDOW_S };
+    const sources: StackSource[] = [];
+    try {
+      for (const k of kind === 'wall' ? (['cpu', 'offcpu'] as const) : [kind]) {
+        const cpu = sources[0] as CpuSource | undefined;
+        sources.push(startStackSource(k, { ...opts, shareTables: cpu?.sharedTables(), wall: kind === 'wall', wallRecords: cpu?.wallRecords() }));
+      }
+    } catch (err) {
+      await Promise.all(sources.map((x) => x.close()));
+      throw err;
+    }
+    const source = sources[0];
+    const off = sources[1] as OffcpuSource | undefined;
+    if (off && !off.wallRecordsShared) {
+      await Promise.all(sources.map((x) => x.close()));
+      throw new HotpathError(ErrorCodes.LOAD_OBJECT, `--type wall needs the off-CPU program's tp_btf twins and task storage (kernel 5.11+); it loaded as ${off.variant}`);
+    }
     const symbolizer = new Symbolizer();
     const windows: ProfileData[] = [];
     const lost: Record<string, number> = {};
@@ -73,12 +104,18 @@ export const recordCommand: Command = {
     let symbolizeMs = 0;
     const drain = async () => {
       const t0 = performance.now();
-      const w = await source.drain();
+      const ws: StackWindow[] = [];
+      for (const x of sources) ws.push(await x.drain());
       const t1 = performance.now();
-      windows.push(buildWindowProfile(w.samples, symbolizer, { kind, hz, startNs: w.startNs, endNs: w.endNs }));
+      const w = ws[0];
+      windows.push(
+        kind === 'wall'
+          ? buildWallWindowProfile(ws[0], ws[1], symbolizer, { hz })
+          : buildWindowProfile(w.samples, symbolizer, { kind, hz, startNs: w.startNs, endNs: w.endNs }),
+      );
       drainMs += t1 - t0;
       symbolizeMs += performance.now() - t1;
-      for (const [reason, n] of Object.entries(w.lost)) lost[reason] = (lost[reason] ?? 0) + n;
+      for (const x of ws) for (const [reason, n] of Object.entries(x.lost)) lost[reason] = (lost[reason] ?? 0) + n;
     };
 
     const started = Date.now();
@@ -105,13 +142,13 @@ export const recordCommand: Command = {
           nextDrain += RECORD_WINDOW_S * 1000;
         }
       }
-      source.detach();
+      for (const x of sources) x.detach();
       await drain();
       unwindLine = describeUnwind(source);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await source.close();
+      await Promise.all(sources.map((x) => x.close()));
       if (tty) process.stderr.write('\r\x1b[K');
     }
 
@@ -126,7 +163,10 @@ export const recordCommand: Command = {
     const share = s.frames === 0 ? 0 : (100 * s.symbolizedFrames) / s.frames;
     const stats = symbolizer.stats;
     process.stderr.write(
-      `hotpath record: wrote ${output} (${bytes} bytes): ${s.samples} ${kind === 'io' ? 'requests' : 'samples'} in ${seconds.toFixed(1)} s` +
+      `hotpath record: wrote ${output} (${bytes} bytes): ` +
+        // The wall profile's first value is nanoseconds, not samples.
+        (kind === 'wall' ? `${(s.samples / 1e9).toFixed(1)} s of thread time` : `${s.samples} ${kind === 'io' ? 'requests' : 'samples'}`) +
+        ` in ${seconds.toFixed(1)} s` +
         (kind === 'cpu' ? ` (${(s.samples / Math.max(seconds, 1e-9)).toFixed(1)}/s at ${hz} Hz per CPU)` : '') +
         `, ${s.processes} processes, ${s.threads} threads\n` +
         `  lost: ${lostTotal}${lostDetail ? ` (${lostDetail})` : ''}\n` +
