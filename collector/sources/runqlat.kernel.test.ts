@@ -20,7 +20,8 @@ describe('RunqlatSource', () => {
   it('loads tp_btf here, counts a pipe ping-pong, and agrees with libbpf-tools runqlat', async () => {
     collector = RunqlatSource.start();
     expect(collector.variant).toBe('tp_btf');
-    const tool = runTool('/usr/sbin/runqlat', ['4', '1']);
+    // One interval longer than the bench takes on a busy machine (4 s once cut it short: theirs half of ours).
+    const tool = runTool('/usr/sbin/runqlat', ['6', '1']);
     await tool.attached;
     const before = collector.read();
     await runToCompletion('perf', ['bench', 'sched', 'pipe', '-l', '30000']);
@@ -31,8 +32,9 @@ describe('RunqlatSource', () => {
 
     const ourCount = Number(histogramCount(ours));
     const theirCount = toolCount(theirs[0]);
-    // The pipe ping-pong alone is 60000 wakeups.
-    expect(ourCount).toBeGreaterThan(60_000);
+    // The pipe ping-pong alone is 60000 wakeups, a few of them of a task still on its CPU (no run-queue wait:
+    // 59,949 measured on a quiet machine).
+    expect(ourCount).toBeGreaterThan(59_500);
     expect(Math.abs(ourCount - theirCount) / theirCount).toBeLessThan(0.1);
     expect(Math.abs(toolIndexOfSlot(medianSlot(ours)) - toolMedianIndex(theirs[0]))).toBeLessThanOrEqual(1);
     console.log(`runqlat: ours ${ourCount} events (median slot ${medianSlot(ours)}), libbpf-tools ${theirCount} ` +
