@@ -180,5 +180,5 @@ function processFrame(labels: { key: unknown; str: unknown; num: unknown }[], st
     else if (key === 'pid') pid = str(l.str) || (toNumber(l.num) ? String(toNumber(l.num)) : pid);
   }
   if (comm === '' && pid === '') return undefined;
-  return { name: comm && pid ? `${comm}-${pid}` : comm || `pid-${pid}`, kind: 'native' };
+  return { name: comm && pid ? `${comm}-${pid}` : comm || `pid-${pid}`, kind: 'native', processRoot: true };
 }

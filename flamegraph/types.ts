@@ -10,6 +10,8 @@ export type FrameKind = 'kernel' | 'native' | 'jit' | 'unknown';
 export interface Frame {
   name: string;
   kind: FrameKind;
+  /** The `comm-pid` frame collapsePprof puts at the root with `processRoot` (not a function of the program). */
+  processRoot?: true;
 }
 
 /** One distinct stack, root first, with its summed value (samples, nanoseconds, bytes...). */

@@ -293,15 +293,17 @@ async function schedComparison(ctx: SectionContext): Promise<Row[]> {
 async function wallModeAlone(ctx: SectionContext): Promise<Row[]> {
   const t = timings(ctx.quick);
   const configs = [
-    { label: 'hotpath', programs: 'runqlat,offcpu' },
-    { label: 'hotpath +wall', programs: 'runqlat,cpu,offcpu,wall' },
+    { label: 'hotpath', programs: 'runqlat,offcpu', extra: [] as string[] },
+    { label: 'hotpath +wall', programs: 'runqlat,cpu,offcpu,wall', extra: [] as string[] },
+    // Run-queue latency per container: a cgroup-id read and a per-CPU hash update per wakeup.
+    { label: 'hotpath +per-container', programs: 'runqlat,offcpu', extra: ['--runqlat-per-container', '16'] },
   ];
   const hooks = ['sched_switch', 'sched_wakeup', 'sys_exit'];
   const perHook = new Map<string, number[]>();
   const perOp = new Map<string, number[]>();
   for (let round = 0; round < t.runs; round++) {
     for (const c of round % 2 === 0 ? configs : [...configs].reverse()) {
-      const outcome = await comparePeers(ctx, [{ label: c.label, start: () => startHotpath(ctx, c.label, ['--programs', c.programs], false) }], 1, async () => {
+      const outcome = await comparePeers(ctx, [{ label: c.label, start: () => startHotpath(ctx, c.label, ['--programs', c.programs, ...c.extra], false) }], 1, async () => {
         await perfPipe(ctx, t.pipeLoops);
         return t.pipeLoops;
       });
@@ -314,13 +316,17 @@ async function wallModeAlone(ctx: SectionContext): Promise<Row[]> {
   const rows: Row[] = [];
   for (const hook of hooks) {
     for (const c of configs) rows.push({ section: SECTION, metric: `sched pipe, alone: ${hook}, ${c.label}`, unit: 'ns/event', runs: perHook.get(`${c.label} ${hook}`) ?? [] });
-    rows.push({
-      section: SECTION, metric: `sched pipe, alone: ${hook}, hotpath +wall / hotpath`, unit: '×',
-      runs: ratioRuns(perHook.get(`hotpath +wall ${hook}`) ?? [], perHook.get(`hotpath ${hook}`) ?? []),
-    });
+    for (const mode of ['hotpath +wall', 'hotpath +per-container']) {
+      rows.push({
+        section: SECTION, metric: `sched pipe, alone: ${hook}, ${mode} / hotpath`, unit: '×',
+        runs: ratioRuns(perHook.get(`${mode} ${hook}`) ?? [], perHook.get(`hotpath ${hook}`) ?? []),
+      });
+    }
   }
   for (const c of configs) rows.push({ section: SECTION, metric: `sched pipe, alone: all programs per round trip, ${c.label}`, unit: 'ns', runs: perOp.get(c.label) ?? [] });
-  rows.push({ section: SECTION, metric: 'sched pipe, alone: all programs per round trip, hotpath +wall / hotpath', unit: '×', runs: ratioRuns(perOp.get('hotpath +wall') ?? [], perOp.get('hotpath') ?? []) });
+  for (const mode of ['hotpath +wall', 'hotpath +per-container']) {
+    rows.push({ section: SECTION, metric: `sched pipe, alone: all programs per round trip, ${mode} / hotpath`, unit: '×', runs: ratioRuns(perOp.get(mode) ?? [], perOp.get('hotpath') ?? []) });
+  }
   return rows;
 }
 
@@ -366,7 +372,8 @@ export const kernelCostSection: Section = {
     '(hotpath `--programs cpu` with DWARF unwinding, and a second agent with `--unwind fp`; libbpf-tools `profile -F 99`; ' +
     '`bpftrace -e \'profile:hz:99 { @[kstack, ustack] = count(); }\'`), measured after hotpath\'s first window. ' +
     'Scheduler: hotpath `--programs runqlat,offcpu`, and `--programs runqlat,cpu,offcpu,wall` ("hotpath +wall": the ' +
-    'off-CPU program in wall mode; also each alone, "sched pipe, alone", rounds alternating which goes first), ' +
+    'off-CPU program in wall mode; also each alone, "sched pipe, alone", rounds alternating which goes first, beside ' +
+    '"hotpath +per-container", runqlat with `--runqlat-per-container 16`), ' +
     'libbpf-tools `runqlat` + `offcputime`, bpftrace runqlat.bt\'s ' +
     'probes + an off-CPU one-liner on sched_switch, on `perf bench sched pipe` pinned to one CPU (taskset: its ' +
     'speed otherwise depends on where the scheduler puts its two tasks); "all programs per round trip" ' +

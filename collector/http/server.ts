@@ -545,17 +545,18 @@ export class HttpServer {
       }
       // The page asks for a selection's graph and its table at once: both read one shared encoding of it.
       const raw = await this.rawProfile(selection, signal, priority);
+      const key = priority ? undefined : this.selectionKey(selection, 'raw');
       const baseRaw = view.base ? await this.rawProfile(view.base, signal, priority) : undefined;
       const transfer = [raw.buffer as ArrayBuffer, ...(baseRaw ? [baseRaw.buffer as ArrayBuffer] : [])];
       if (format === 'top') {
-        const { html } = await this.render.run({ type: 'top', raw, baseRaw }, transfer);
+        const { html } = await this.render.run({ type: 'top', raw, baseRaw, key }, transfer);
         return html ?? new Uint8Array();
       }
       const what = selection.kind === 'cpu' ? 'CPU' : selection.kind === 'offcpu' ? 'off-CPU' : 'wall-clock';
       const title = view.focus
         ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseRaw ? ' (compared)' : ''}`
         : `hotpath ${what} ${baseRaw ? 'differential ' : ''}flamegraph`;
-      const { html } = await this.render.run({ type: 'flamegraph', raw, title, focus: view.focus, view: view.view, baseRaw, width: view.width }, transfer);
+      const { html } = await this.render.run({ type: 'flamegraph', raw, title, key, focus: view.focus, view: view.view, baseRaw, width: view.width }, transfer);
       return html ?? new Uint8Array();
     } finally {
       release();
