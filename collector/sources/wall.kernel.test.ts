@@ -170,9 +170,11 @@ describe('wall-clock profile (cpu + offcpu in wall mode)', () => {
     expect((sleepingNap + runnable) / total).toBeGreaterThan(0.74);
     expect(sleepingNap / sleeping).toBeGreaterThan(0.95);
     expect(t.stateNs(run.pid, 'lock') + t.stateNs(run.pid, 'io')).toBeLessThan(0.01 * total);
-    // The scheduler's own figures over the same span (read just after the window drains: a few ms apart).
+    // The scheduler's own figures over the same span (read just after the window drains: a few ms apart, on
+    // another clock: its on-CPU time and our off-CPU time do not tile the span, ours do). A cross-check, not the
+    // measure: 1.656 s against our 1.755 s (6%) in one CI run, 2% in others.
     const sched = run.schedstat.get(run.pid)!;
-    expect(Math.abs(running - sched.onCpuNs) / sched.onCpuNs).toBeLessThan(0.05);
+    expect(Math.abs(running - sched.onCpuNs) / sched.onCpuNs).toBeLessThan(0.1);
     expect(Math.abs(runnable - sched.runDelayNs)).toBeLessThan(Math.max(0.1 * sched.runDelayNs, 20e6));
   });
 
