@@ -1,11 +1,10 @@
 // Real kernel, as root: hotpath's biolatency beside libbpf-tools' biolatency -D while fio reads directly.
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BiolatencySource, blockDeviceName, type BioHistogram } from './biolatency.js';
+import { BiolatencySource, type BioHistogram } from './biolatency.js';
 import { emptyHistogram, histogramCount, histogramDelta, medianSlot, type Log2Histogram } from '../layouts/log2-hist.js';
 import { parseToolHistograms, runTool, runToCompletion, toolCount, toolMedianIndex } from './test-support/libbpf-tools.js';
+import { diskOf } from './test-support/block-devices.js';
 
 const FIO_FILE = `/var/tmp/hp-fio-${process.pid}`;
 let collector: BiolatencySource | null = null;
@@ -14,18 +13,6 @@ afterEach(() => {
   collector = null;
 });
 afterAll(() => rm(FIO_FILE, { force: true }));
-
-/** The whole disk under the filesystem holding `path` (a partition resolves to its disk, as the kernel keys I/O). */
-function diskOf(path: string): { major: number; minor: number; name: string } {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '));
-  const mount = mounts.filter((f) => f.length > 4 && path.startsWith(f[4])).sort((a, b) => b[4].length - a[4].length)[0];
-  let devNo = mount[2];
-  const sys = `/sys/dev/block/${devNo}`;
-  if (!existsSync(sys)) throw new Error(`${path} is on ${mount[4]} (${devNo}), not a block device: run this test on a disk`);
-  if (existsSync(`${sys}/partition`)) devNo = readFileSync(join(realpathSync(sys), '..', 'dev'), 'utf8').trim();
-  const [major, minor] = devNo.split(':').map(Number);
-  return { major, minor, name: blockDeviceName(major, minor) };
-}
 
 function sumFor(hists: BioHistogram[], major: number, minor: number, op?: string): Log2Histogram {
   const total = emptyHistogram();

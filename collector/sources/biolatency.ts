@@ -36,6 +36,15 @@ export interface BioHistogram {
 const BASES = ['bio_issue', 'bio_complete'];
 const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 
+/** The kernel's BTF (default /sys/kernel/btf/vmlinux), for the block programs' signature checks. */
+export function readKernelBtf(path = VMLINUX_BTF): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read kernel BTF ${path}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Index of `struct request *` among block_rq_issue's arguments: 1 when the tracepoint still passes the
  * `struct request_queue *` first (before 5.11 / 5.10.137), else 0.
@@ -69,13 +78,7 @@ export class BiolatencySource extends TwinsLatencySource<BiolatencyLostReason> {
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
   static start(opts: BiolatencySourceOptions = {}): BiolatencySource {
-    let btf: Buffer;
-    try {
-      btf = readFileSync(opts.btfPath ?? VMLINUX_BTF);
-    } catch (err) {
-      throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read kernel BTF ${opts.btfPath ?? VMLINUX_BTF}: ${(err as Error).message}`);
-    }
-    const issueRequestArg = issueRequestArgFromBtf(btf);
+    const issueRequestArg = issueRequestArgFromBtf(readKernelBtf(opts.btfPath));
     const twins = AttachedTwins.start(
       'biolatency',
       BASES,

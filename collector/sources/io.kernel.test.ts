@@ -1,16 +1,16 @@
 // Real kernel, as root: I/O time by issuing stack. A gcc-built program does O_DIRECT I/O from do_direct_io on a
 // file on a real disk; fio beside libbpf-tools' biolatency -D gives independent request counts.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AttachVariant } from '../bpf/load-twins.js';
 import { requireRoot, tempDir } from '../test-support/kernel.js';
 import { isTracingFrame } from '../windows/window-profile.js';
-import { blockDeviceName } from './biolatency.js';
 import { IoSource } from './io.js';
 import { parseToolHistograms, runTool, runToCompletion, toolCount } from './test-support/libbpf-tools.js';
+import { diskOf } from './test-support/block-devices.js';
 import type { RawStackSample, StackWindow } from './types.js';
 
 requireRoot();
@@ -37,18 +37,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** The whole disk under the filesystem holding `path` (a partition resolves to its disk, as the kernel keys I/O). */
-function diskOf(path: string): { major: number; minor: number; name: string } {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '));
-  const mount = mounts.filter((f) => f.length > 4 && path.startsWith(f[4])).sort((a, b) => b[4].length - a[4].length)[0];
-  let devNo = mount[2];
-  const sys = `/sys/dev/block/${devNo}`;
-  if (!existsSync(sys)) throw new Error(`${path} is on ${mount[4]} (${devNo}), not a block device: run this test on a disk`);
-  if (existsSync(`${sys}/partition`)) devNo = readFileSync(join(realpathSync(sys), '..', 'dev'), 'utf8').trim();
-  const [major, minor] = devNo.split(':').map(Number);
-  return { major, minor, name: blockDeviceName(major, minor) };
-}
 
 /** Load bias of a PIE: the start of its mapping at file offset 0. */
 function loadBias(pid: number): bigint {

@@ -2,8 +2,6 @@
 // {submitting thread, kernel and user stacks, device, operation} each window. Kernel requirement: BTF;
 // tp_btf, else raw_tp; block_io_start (6.5+) to attribute requests to the task that submitted them (without
 // it, to the task that issued them to the driver, see programs/io.bpf.c).
-import { readFileSync } from 'node:fs';
-import { ErrorCodes, HotpathError } from '../errors.js';
 import { tracepointArity } from '../bpf/btf.js';
 import { LostCounters } from '../bpf/lost-counters.js';
 import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
@@ -13,7 +11,7 @@ import { decodeIoKey, decodeIoValue, encodeIoConfig, IO_HEADER, IO_KEY_SIZE, IO_
 import { decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
 import { ProcessTables } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
-import { blockDeviceName, issueRequestArgFromBtf } from './biolatency.js';
+import { blockDeviceName, issueRequestArgFromBtf, readKernelBtf } from './biolatency.js';
 import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 import type { ProgramStats, StackSource } from './types.js';
 
@@ -31,7 +29,6 @@ export interface IoSourceOptions {
   log?: (line: string) => void;
 }
 
-const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 
 export class IoSource implements StackSource {
   readonly kind = 'io';
@@ -60,12 +57,7 @@ export class IoSource implements StackSource {
 
   /** Opens, loads and attaches. Throws a HotpathError naming the failing step; nothing stays open then. */
   static start(opts: IoSourceOptions = {}): IoSource {
-    let btf: Buffer;
-    try {
-      btf = readFileSync(opts.btfPath ?? VMLINUX_BTF);
-    } catch (err) {
-      throw new HotpathError(ErrorCodes.LOAD_OBJECT, `read kernel BTF ${opts.btfPath ?? VMLINUX_BTF}: ${(err as Error).message}`);
-    }
+    const btf = readKernelBtf(opts.btfPath);
     const issueRequestArg = issueRequestArgFromBtf(btf);
     const submitterHook = tracepointArity(btf, 'block_io_start').ok;
     const walker = (opts.unwind ?? 'dwarf') === 'dwarf';
