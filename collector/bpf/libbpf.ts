@@ -455,13 +455,14 @@ const EAGAIN = 11;
 const ENOSYS = 38;
 
 /**
- * openInRoot opens `path` relative to the directory `rootFd` as if `rootFd` were `/`: absolute symlinks and
+ * openat2InRoot opens `path` relative to the directory `rootFd` as if `rootFd` were `/`: absolute symlinks and
  * `..` never leave it (RESOLVE_IN_ROOT) and /proc magic links are refused (RESOLVE_NO_MAGICLINKS), checked
  * by the kernel at each step, so a directory swapped for a symlink meanwhile cannot lead outside. Requires
  * openat2 (Linux 5.6). `flags` are open(2) flags (the caller adds O_CLOEXEC). Returns the fd, or -errno
- * (-ENOSYS where openat2 is missing). Never throws.
+ * (-ENOSYS where openat2 is missing). Never throws. Callers use openInRoot (open-in-root.ts), which falls
+ * back to a user-space walk where openat2 is missing.
  */
-export function openInRoot(rootFd: number, path: string, flags: number): number {
+export function openat2InRoot(rootFd: number, path: string, flags: number): number {
   const nr = SYS_OPENAT2[process.arch];
   if (nr === undefined) return -ENOSYS;
   const how = Buffer.alloc(OPEN_HOW_SIZE);
@@ -474,6 +475,39 @@ export function openInRoot(rootFd: number, path: string, flags: number): number 
     const errno = koffi.errno();
     if (errno !== EAGAIN || attempt >= 3) return -errno;
   }
+}
+
+// The calls of the user-space walk inside a root (open-in-root.ts), one name at a time. openat is variadic in
+// libc; its mode argument is read only with O_CREAT or O_TMPFILE, which the walk never passes, so it is bound
+// with the three fixed arguments (as syscall is above for capget).
+const walk = {
+  openat: libc.func('int openat(int dirfd, const char *name, int flags)'),
+  readlinkat: libc.func('intptr_t readlinkat(int dirfd, const char *path, void *buf, size_t size)'),
+  fstatfs: libc.func('int fstatfs(int fd, void *buf)'),
+};
+const EMPTY_PATH = Buffer.from([0]);
+const STATFS_SIZE = 120; // struct statfs on x86-64 and arm64; f_type is its first field (a long)
+const statfsBuffer = Buffer.alloc(STATFS_SIZE);
+
+/** openat(2) of one NUL-terminated name (bytes) in the directory `dirFd`: the fd, or -errno. Never throws. */
+export function openatName(dirFd: number, name: Buffer, flags: number): number {
+  const fd = walk.openat(dirFd, name, flags) as number;
+  return fd >= 0 ? fd : -koffi.errno();
+}
+
+/**
+ * The target of the symlink `fd` (opened O_PATH | O_NOFOLLOW) read into `buf`: its length, or -errno
+ * (-ENOENT when `fd` is not a symlink). A length equal to `buf.length` may be cut short. Never throws.
+ */
+export function readlinkOfFd(fd: number, buf: Buffer): number {
+  const n = Number(walk.readlinkat(fd, EMPTY_PATH, buf, buf.length));
+  return n >= 0 ? n : -koffi.errno();
+}
+
+/** The magic number (statfs f_type) of the file system holding `fd` (O_PATH descriptors work), or -errno. */
+export function fileSystemTypeOf(fd: number): number {
+  if ((walk.fstatfs(fd, statfsBuffer) as number) !== 0) return -koffi.errno();
+  return Number(statfsBuffer.readBigInt64LE(0));
 }
 
 /** Parses a kernel CPU list ("0-3,5"). */

@@ -1,4 +1,6 @@
-// Containers: a process in its own mount namespace whose binary (and perf map) exist only inside it.
+// Containers: a process in its own mount namespace whose binary (and perf map) exist only inside it. Run with the
+// kernel's openat2 and with the user-space walk that replaces it where it is missing (HOTPATH_OPENAT2=off): the
+// perf map (and libc's debug file) are opened inside the process's root by it; the binary through map_files.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +37,10 @@ async function workloadPid(unsharePid: number, comm: string): Promise<number> {
   throw new Error(`no ${comm} under unshare ${unsharePid}`);
 }
 
-describe('containers (kernel)', () => {
+describe.each([
+  ['openat2', ''],
+  ['user-space', 'off'],
+])('containers, process files opened by %s (kernel)', (resolver, env) => {
   it('names a binary that exists only in the process mount namespace, and its JIT perf map there', async () => {
     requireRoot();
     const dir = tempDir('hotpath-ns-');
@@ -56,14 +61,15 @@ describe('containers (kernel)', () => {
       expect(existsSync(inside)).toBe(false); // not visible from the host's mount namespace
       expect(existsSync(`/tmp/perf-${jsPid}.map`)).toBe(false);
       const out = join(dir, 'ns.pb.gz');
-      const r = await runCli(['record', '--pid', String(nativePid), '--pid', String(jsPid), '--duration', '3', '--output', out]);
+      const r = await runCli(['record', '--pid', String(nativePid), '--pid', String(jsPid), '--duration', '3', '--output', out], { env: { HOTPATH_OPENAT2: env } });
       expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`files of profiled processes opened by ${resolver === 'openat2' ? 'openat2 (' : 'user-space walk, one name at a time (HOTPATH_OPENAT2=off)'}`);
       const samples = readProfile(out);
       const nativeSamples = samples.filter((s) => s.labels.pid === nativePid);
       const jsSamples = samples.filter((s) => s.labels.pid === jsPid);
       const hot = countWhere(nativeSamples, (f) => f.name === 'hotpath_ns_only_hot' && f.mapping === inside);
       const jsHot = countWhere(jsSamples, (f) => /hotpath_ns_js_hot/.test(f.name) && f.mapping === '[jit]');
-      console.log(`mount namespace: native ${hot}/${total(nativeSamples)}, JIT ${jsHot}/${total(jsSamples)} samples named`);
+      console.log(`${resolver}: mount namespace: native ${hot}/${total(nativeSamples)}, JIT ${jsHot}/${total(jsSamples)} samples named`);
       expect(total(nativeSamples)).toBeGreaterThan(100);
       expect(hot / total(nativeSamples)).toBeGreaterThan(0.9);
       expect(jsHot / total(jsSamples)).toBeGreaterThan(0.5);

@@ -98,6 +98,7 @@ export class DebugFileFinder {
     const opened = openInRootDir(root, p, { maxBytes: this.opts.maxDebugFileBytes });
     if (!opened.ok) {
       if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      else if (opened.reason === 'link-refused') this.stats.linksRefused++;
       return undefined;
     }
     const file = opened.file;

@@ -112,6 +112,7 @@ export class ElfFileCache {
     const opened = openMapped(this.opts.procRoot, pid, m);
     if (!opened.ok) {
       if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      else if (opened.reason === 'link-refused') this.stats.linksRefused++;
       this.stats.fileOpenErrors++;
       return undefined;
     }
@@ -255,6 +256,7 @@ export class ElfFileCache {
     const opened = openInRootDir('/', file);
     if (!opened.ok) {
       if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      else if (opened.reason === 'link-refused') this.stats.linksRefused++;
       this.stats.debugFileErrors++;
       return;
     }

@@ -3,13 +3,15 @@
 //   node sees no IN_OPEN) and nothing blocks.
 // - A process in its own root that swaps a directory for a symlink to the host while the symbolizer reads its
 //   perf map: nothing outside the root is ever opened.
+//   Both run with the kernel's openat2 and with the user-space walk used where it is missing.
 // - `hotpath serve` profiling a process whose binary has a 256 MiB string table and one whose hot function
 //   is named by the demangler bomb: /healthz answers within 100 ms throughout and RSS stays flat.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileWorkload, requireRoot, startAgent, tempDir } from '../test-support/kernel.js';
+import { compileWorkload, RENAME_EXCHANGE_SOURCE, requireRoot, startAgent, tempDir } from '../test-support/kernel.js';
+import { IN_ROOT_RESOLVERS, useInRootResolver } from '../test-support/in-root-resolvers.js';
 import { Symbolizer } from './symbolizer.js';
 import { demanglerBombs, inflateStringTable } from './test-support/native.js';
 import { countWhere, decodeProfile } from './test-support/profile.js';
@@ -32,16 +34,6 @@ int main(int argc, char **argv) {
       printf("event %s mask %x\\n", argv[e->wd], e->mask); fflush(stdout);
     }
   }
-}
-`;
-
-/** Swaps two paths atomically (RENAME_EXCHANGE) as fast as it can, until killed. */
-const SWAP_SOURCE = `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-  for (;;) if (renameat2(AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) { perror("renameat2"); return 1; }
 }
 `;
 
@@ -86,15 +78,17 @@ afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('hostile perf maps (kernel)', () => {
+describe.each(IN_ROOT_RESOLVERS)('hostile perf maps, process files opened by %s (kernel)', (resolver) => {
+  useInRootResolver(resolver);
+
   it('never opens a device or a FIFO planted as a perf map, and does not block on them', async () => {
     const sleeper = start(compileWorkload(dir, 'sleeper', SLEEPER_SOURCE));
     const pid = sleeper.pid!;
     const perfMap = `/tmp/perf-${pid}.map`;
     // Our own device node (same device as /dev/null), so no other process on the machine opens it.
-    const device = path.join(dir, 'null-device');
+    const device = path.join(dir, `null-device-${resolver}`);
     execFileSync('mknod', [device, 'c', '1', '3']);
-    const fifo = path.join(dir, 'fifo');
+    const fifo = path.join(dir, `fifo-${resolver}`);
     execFileSync('mkfifo', [fifo]);
     const watcher = await watch([device, fifo]);
     try {
@@ -129,7 +123,7 @@ describe('hostile perf maps (kernel)', () => {
   });
 
   it('opens nothing outside a process root while the process swaps a directory for a symlink to the host', async () => {
-    const root = path.join(dir, 'root');
+    const root = path.join(dir, `root-${resolver}`);
     fs.mkdirSync(path.join(root, 'tmp'), { recursive: true });
     fs.copyFileSync(compileWorkload(dir, 'static-sleeper', SLEEPER_SOURCE, ['-static']), path.join(root, 'sleeper'));
     fs.chmodSync(path.join(root, 'sleeper'), 0o755);
@@ -139,7 +133,7 @@ describe('hostile perf maps (kernel)', () => {
     expect(fs.readlinkSync(`/proc/${pid}/root`)).toBe(root);
     // Inside the root: a real perf map in /tmp. Outside it, on the host: a planted one.
     fs.writeFileSync(path.join(root, 'tmp', `perf-${pid}.map`), '10000000 100 inside_the_root\n');
-    const outside = path.join(dir, 'outside');
+    const outside = path.join(dir, `outside-${resolver}`);
     fs.mkdirSync(outside);
     const planted = path.join(outside, `perf-${pid}.map`);
     fs.writeFileSync(planted, '10000000 100 planted_outside_the_root\n');
@@ -148,7 +142,7 @@ describe('hostile perf maps (kernel)', () => {
     fs.symlinkSync(path.relative(root, outside), path.join(root, 'rel-link'));
     const watcher = await watch([planted]);
     const swappers = [
-      start(compileWorkload(dir, 'swap', SWAP_SOURCE), [path.join(root, 'tmp'), path.join(root, 'abs-link')]),
+      start(compileWorkload(dir, 'swap', RENAME_EXCHANGE_SOURCE), [path.join(root, 'tmp'), path.join(root, 'abs-link')]),
       start(path.join(dir, 'swap'), [path.join(root, 'tmp'), path.join(root, 'rel-link')]),
     ];
     try {

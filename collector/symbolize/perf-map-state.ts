@@ -84,6 +84,7 @@ export class PerfMapReader {
     const opened = openInProcessRoot(this.opts.procRoot, pid, file, { followLast: false });
     if (!opened.ok) {
       if (opened.reason === 'not-regular') this.stats.nonRegularFilesRefused++;
+      else if (opened.reason === 'link-refused') this.stats.linksRefused++;
       this.release(prev);
       return undefined;
     }

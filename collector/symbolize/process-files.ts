@@ -1,14 +1,15 @@
 // Files of a profiled process, which may live in another mount namespace (a container) and are laid out by
 // whoever owns that process. Every such file is opened the same way, so that nothing planted on the path can
 // block the collector, make it open a device, or lead it outside the process's root:
-// 1. the path is resolved by the kernel inside the process's root (openat2 RESOLVE_IN_ROOT, no magic links),
-//    as O_PATH: the inode is reached without opening it (no driver open, no inotify IN_OPEN);
+// 1. the path is resolved inside the process's root, magic links refused (openInRoot: by the kernel's openat2
+//    RESOLVE_IN_ROOT where it exists, else by the same rules walked one name at a time in user space), as
+//    O_PATH: the inode is reached without opening it (no driver open, no inotify IN_OPEN);
 // 2. fstat of that O_PATH descriptor refuses anything that is not a regular file (of at most a size);
 // 3. only then is the same inode opened for reading through /proc/self/fd, O_NOCTTY|O_NONBLOCK|O_CLOEXEC.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openInRoot } from '../bpf/libbpf.js';
+import { ELOOP, openInRoot } from '../bpf/open-in-root.js';
 import { readBounded } from './file-reads.js';
 import type { ProcMapping } from './proc-maps.js';
 
@@ -20,8 +21,11 @@ const O_CLOEXEC = 0o2000000;
 /** How a file a process controls is read once it is known to be regular: never as a tty, never blocking. */
 export const SAFE_READ_FLAGS = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
 
-/** Why a file was not opened. `not-regular` and `too-large` were refused after fstat, before any read. */
-export type OpenRefusal = 'missing' | 'not-regular' | 'too-large';
+/**
+ * Why a file was not opened. `not-regular` and `too-large` were refused after fstat, before any read;
+ * `link-refused` on the way there (a /proc magic link, or a symlink loop: ELOOP from the resolver).
+ */
+export type OpenRefusal = 'missing' | 'not-regular' | 'too-large' | 'link-refused';
 
 /** A regular file opened for reading, with its fstat. The caller closes `fd`. */
 export interface OpenedFile {
@@ -50,7 +54,7 @@ export interface SafeOpenOptions {
 export function openRegularInRoot(rootFd: number, p: string, options: SafeOpenOptions = {}): OpenResult {
   if (!p.startsWith('/') || p.includes('\0')) return { ok: false, reason: 'missing' };
   const pathFd = openInRoot(rootFd, p, O_PATH | O_CLOEXEC | (options.followLast === false ? O_NOFOLLOW : 0));
-  if (pathFd < 0) return { ok: false, reason: 'missing' };
+  if (pathFd < 0) return { ok: false, reason: pathFd === -ELOOP ? 'link-refused' : 'missing' };
   return reopenRegular(pathFd, options.maxBytes);
 }
 

@@ -1,6 +1,8 @@
 // The symbolizer under hostile processes (issue 10), through a synthetic /proc: its memory stays within
 // maxCacheBytes whatever the processes map or write (evictions and give-ups counted), perf maps that are not
 // regular files are refused without blocking, and kernel symbols are read again only when modules change.
+import { symbolizerGaveUp } from './symbolizer-stats.js';
+import { INTERNED_FRAME_BYTES } from './frame-interner.js';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +12,7 @@ import { KernelSymbols } from './kernel-symbols.js';
 import { emptySymbolizerStats } from './symbolizer-stats.js';
 import { Symbolizer } from './symbolizer.js';
 import { gcc, makeTempDir, nmFunctions } from './test-support/native.js';
+import { IN_ROOT_RESOLVERS, useInRootResolver } from '../test-support/in-root-resolvers.js';
 
 const FUNCTIONS = 1500;
 const MANY_FUNCTIONS = Array.from(
@@ -216,11 +219,14 @@ describe('Symbolizer memory bounds', () => {
     const p = fakeProcess(procRoot, maps);
     const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null });
     s.symbolizeUser(p.pid, [0x10000010n]);
-    expect(s.bytesUsed).toBe(0);
+    // No mapping kept: only the unknown frame the address became, shared with later windows.
+    expect(s.bytesUsed).toBe(INTERNED_FRAME_BYTES);
   });
 });
 
-describe('Symbolizer and files that are not regular files', () => {
+describe.each(IN_ROOT_RESOLVERS)('Symbolizer and files that are not regular files (opened by %s)', (resolver) => {
+  useInRootResolver(resolver);
+
   it('refuses a perf map that is a device, a FIFO, a directory or a symlink, without blocking', () => {
     const procRoot = makeTempDir('hotpath-bounds-proc-');
     const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null });
@@ -243,6 +249,22 @@ describe('Symbolizer and files that are not regular files', () => {
     }
     expect(s.stats.nonRegularFilesRefused).toBe(4);
     expect(s.stats.perfMapsLoaded).toBe(0);
+  });
+
+  it('counts a perf map behind a magic link or a symlink loop as a refused link, and reports both as gave-up reasons', () => {
+    const procRoot = makeTempDir('hotpath-bounds-proc-');
+    const s = new Symbolizer({ procRoot, kallsymsText: '', debuginfod: null });
+    // /tmp itself is the way in: a symlink loop planted in its place.
+    const loop = fakeProcess(procRoot);
+    fs.rmSync(path.join(loop.root, 'tmp'), { recursive: true });
+    fs.symlinkSync('tmp2', path.join(loop.root, 'tmp'));
+    fs.symlinkSync('tmp', path.join(loop.root, 'tmp2'));
+    expect(s.symbolizeUser(loop.pid, [0x10000010n])[0].kind).toBe('unknown');
+    expect(s.stats.linksRefused).toBe(1);
+    const gaveUp = symbolizerGaveUp(s.stats);
+    expect(gaveUp.link_refused).toBe(1);
+    expect(gaveUp.not_regular_file).toBe(0);
+    expect(Object.values(gaveUp).every((n) => Number.isInteger(n))).toBe(true);
   });
 });
 

@@ -46,6 +46,8 @@ export interface SymbolizerStats {
   debugFilesNotFound: number;
   /** Files a process put in our way that were not regular files (devices, FIFOs, sockets, directories, symlinks), refused unopened. */
   nonRegularFilesRefused: number;
+  /** Paths refused while resolved inside a process's root: a magic link (/proc/<pid>/fd/...) or a symlink loop. */
+  linksRefused: number;
   /** Names left mangled because demangling them would exceed the output or work budget (hostile or pathological names). */
   demangleOverBudget: number;
   /** Parsed files whose symbols were cut at the per-file share of the cache budget. */
@@ -70,7 +72,32 @@ export function emptySymbolizerStats(): SymbolizerStats {
     processesGone: 0, mapsErrors: 0, mapsTruncated: 0, fileOpenErrors: 0, elfErrors: 0, elfFilesLoaded: 0, elfCacheHits: 0,
     elfEvictions: 0, perfMapsLoaded: 0, perfMapErrors: 0, vdsoErrors: 0, pidsEvicted: 0, demangledNames: 0,
     perfMapAppends: 0, debugFilesAttached: 0, stackCacheHits: 0, stackCacheResets: 0, debugFileErrors: 0, debugFilesByBuildId: 0, debugFilesByDebuglink: 0,
-    debugLinkCrcMismatches: 0, debugFilesNotFound: 0, nonRegularFilesRefused: 0, demangleOverBudget: 0, elfSymbolsTruncated: 0,
+    debugLinkCrcMismatches: 0, debugFilesNotFound: 0, nonRegularFilesRefused: 0, linksRefused: 0, demangleOverBudget: 0, elfSymbolsTruncated: 0,
     elfParsesDeferred: 0, perfMapBytesCapped: 0, pidsEvictedOverCap: 0, kallsymsReloads: 0, kallsymsSymbols: 0, kallsymsRestricted: false,
+  };
+}
+
+/**
+ * What the symbolizer gave up on, by reason (hotpath_symbolizer_gave_up_total{reason}): every refusal, cut and
+ * read failure of an input a profiled process controls or that vanished under it.
+ */
+export function symbolizerGaveUp(s: SymbolizerStats): Record<string, number> {
+  return {
+    process_gone: s.processesGone,
+    maps_unreadable: s.mapsErrors,
+    maps_truncated: s.mapsTruncated,
+    file_unopened: s.fileOpenErrors,
+    not_regular_file: s.nonRegularFilesRefused,
+    link_refused: s.linksRefused,
+    not_elf: s.elfErrors,
+    elf_symbols_truncated: s.elfSymbolsTruncated,
+    elf_parse_deferred: s.elfParsesDeferred,
+    perf_map_unreadable: s.perfMapErrors,
+    perf_map_capped: s.perfMapBytesCapped,
+    debug_file_unusable: s.debugFileErrors,
+    debug_link_crc_mismatch: s.debugLinkCrcMismatches,
+    vdso_unreadable: s.vdsoErrors,
+    demangle_over_budget: s.demangleOverBudget,
+    processes_over_cap: s.pidsEvictedOverCap,
   };
 }

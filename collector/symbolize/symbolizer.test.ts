@@ -6,6 +6,7 @@ import { bufferSource, parseElf, parseElfNotes } from './elf.js';
 import { parseProcMaps } from './proc-maps.js';
 import { openInRootDir } from './process-files.js';
 import { Symbolizer } from './symbolizer.js';
+import { IN_ROOT_RESOLVERS, useInRootResolver } from '../test-support/in-root-resolvers.js';
 import { LIB_SOURCE, PROGRAM_SOURCE, gcc, makeTempDir, nmFunctions, readelfBuildId } from './test-support/native.js';
 
 interface Running {
@@ -238,9 +239,11 @@ describe('Symbolizer on live processes', () => {
   });
 });
 
-describe('Symbolizer with a synthetic /proc', () => {
+describe.each(IN_ROOT_RESOLVERS)('Symbolizer with a synthetic /proc (process files by %s)', (resolver) => {
+  useInRootResolver(resolver);
+
   it('reads maps once per drain and resolves files inside the process root only', () => {
-    const procRoot = path.join(dir, 'proc');
+    const procRoot = path.join(dir, `proc-${resolver}`);
     const root = path.join(procRoot, '4242', 'root');
     fs.mkdirSync(path.join(root, 'opt'), { recursive: true });
     fs.copyFileSync(prog, path.join(root, 'opt', 'app'));
@@ -279,7 +282,7 @@ describe('Symbolizer with a synthetic /proc', () => {
   });
 
   it('names a vdso that does not parse [vdso] and stops reading it after a few failures', () => {
-    const procRoot = path.join(dir, 'proc-vdso');
+    const procRoot = path.join(dir, `proc-vdso-${resolver}`);
     fs.mkdirSync(path.join(procRoot, '4243'), { recursive: true });
     fs.writeFileSync(path.join(procRoot, '4243', 'maps'), '1000-2000 r-xp 00000000 00:00 0   [vdso]\n');
     // Not ELF64 (as a 32-bit process's ELF32 vdso is not): the parse error must stay inside the symbolizer.
@@ -316,7 +319,7 @@ describe('Symbolizer with a synthetic /proc', () => {
       expect(opened('/../../bin/./target')).toBe(target);
       expect(opened('/lib/escape')).toBe('missing'); // clamps to <root>/etc/hostname, which is absent
       expect(opened('/lib/etc/hostname')).toBe('missing'); // <root>/etc, not the host's
-      expect(opened('/lib/loop')).toBe('missing');
+      expect(opened('/lib/loop')).toBe('link-refused'); // ELOOP, counted as a refused link
       expect(opened('/lib/magic')).toBe('missing'); // <root>/proc: absent (and magic links are refused)
       expect(opened('relative/path')).toBe('missing');
       expect(opened('/lib/abs', { followLast: false })).toBe('not-regular'); // the link itself, refused

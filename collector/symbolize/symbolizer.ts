@@ -21,6 +21,7 @@ import { PerfMapReader, lookupPerfMap } from './perf-map-state.js';
 import type { ProcessMetadata } from './process-metadata.js';
 import { type ProcessState, ProcessTable } from './process-state.js';
 import { findMapping } from './proc-maps.js';
+import { FrameInterner } from './frame-interner.js';
 import { JIT_MAPPING, UNKNOWN_MAPPING, VSYSCALL_MAPPING } from './profile-mappings.js';
 import { type SymbolizerStats, emptySymbolizerStats } from './symbolizer-stats.js';
 import { VdsoImage } from './vdso-image.js';
@@ -75,6 +76,8 @@ export class Symbolizer {
   private readonly processes: ProcessTable;
 
   private readonly perfMaps: PerfMapReader;
+  /** One object per unknown, JIT or unread-file frame value, across windows (frame-interner.ts). */
+  private readonly interned = new FrameInterner();
 
   constructor(options: SymbolizerOptions = {}) {
     const procRoot = options.procRoot ?? '/proc';
@@ -116,7 +119,7 @@ export class Symbolizer {
 
   /** Estimated bytes the symbol caches keep alive now (within maxCacheBytes; kernel symbols not included). */
   get bytesUsed(): number {
-    return this.elfFiles.bytesUsed + this.perfMaps.bytesUsed + this.processes.mapsBytes + this.processes.stacksBytes;
+    return this.elfFiles.bytesUsed + this.perfMaps.bytesUsed + this.processes.mapsBytes + this.processes.stacksBytes + this.interned.bytes;
   }
 
   /** Starts a drain window: each process's maps are read at most once until `endDrain`. */
@@ -191,7 +194,7 @@ export class Symbolizer {
       try {
         frame = this.userFrame(pid, st, addr);
       } catch {
-        frame = { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
+        frame = this.interned.unknown(addr, UNKNOWN_MAPPING);
       }
       this.count(frame);
       // Kept: named frames, and unnamed ones in a file that was read (a stripped executable's functions stay
@@ -218,7 +221,7 @@ export class Symbolizer {
 
   private userFrame(pid: number, st: ProcessState, addr: bigint): ProfileFrame {
     this.frameFromReadFile = false;
-    if (!st.maps) return { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
+    if (!st.maps) return this.interned.unknown(addr, UNKNOWN_MAPPING);
     const m = findMapping(st.maps, addr);
     if (m && (m.kind === 'file' || m.kind === 'memfd')) {
       const entry = this.processes.fileFor(pid, st, m);
@@ -227,7 +230,7 @@ export class Symbolizer {
         return this.elfFiles.frameAt(entry, addr - m.start + m.offset, addr);
       }
       // A memfd that is not ELF is likely JIT code: fall through to the perf map.
-      if (m.kind === 'file') return { address: addr, kind: 'native', mapping: entry?.mapping ?? this.elfFiles.failedMapping(m.path) };
+      if (m.kind === 'file') return this.interned.unnamed(addr, entry?.mapping ?? this.elfFiles.failedMapping(m.path));
     }
     if (m && m.kind === 'vdso') {
       const entry = this.vdso.entryFor(pid, m);
@@ -243,7 +246,7 @@ export class Symbolizer {
     // Anonymous, memfd without ELF, or outside every mapping: JIT code named by the runtime's perf map, if any.
     const perfMap = this.processes.perfMapFor(pid, st);
     const jit = perfMap && lookupPerfMap(perfMap, addr);
-    if (jit) return { address: addr, functionName: jit.name, systemName: jit.name, kind: 'jit', mapping: JIT_MAPPING };
-    return { address: addr, kind: 'unknown', mapping: UNKNOWN_MAPPING };
+    if (jit) return this.interned.jit(addr, jit.name, JIT_MAPPING);
+    return this.interned.unknown(addr, UNKNOWN_MAPPING);
   }
 }

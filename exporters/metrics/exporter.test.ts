@@ -179,7 +179,8 @@ describe('exposition text', () => {
   });
 
   it('shows dropped windows and the memory budget, counters as counters, and passes promtool', async () => {
-    const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'windowsDropped' | 'memory'>>;
+    const src = new FakeSource() as FakeSource & Required<Pick<MetricsSource, 'windowsDropped' | 'memory' | 'symbolizerGaveUp'>>;
+    src.symbolizerGaveUp = () => ({ not_regular_file: 3, demangle_over_budget: 1, link_refused: 0 });
     src.windowsDropped = () => [
       { profile: 'cpu', reason: 'memory', windows: 4 },
       { profile: 'cpu', reason: 'symbolize_error', windows: 1 },
@@ -192,6 +193,7 @@ describe('exposition text', () => {
         { part: 'history', budgetBytes: 48 << 20, usedBytes: 1000, evictions: 4 },
         { part: 'symbols', budgetBytes: 48 << 20, evictions: 7 },
       ],
+      collections: 5,
     });
     const text = await exporterFor(src).collectText();
     const s = samples(text);
@@ -206,6 +208,12 @@ describe('exposition text', () => {
     expect(s.has('hotpath_memory_used_bytes{part="symbols"}')).toBe(false);
     expect(text).toContain('# TYPE hotpath_memory_evictions_total counter');
     expect(s.get('hotpath_memory_evictions_total{part="symbols"}')).toBe(7);
+    expect(text).toContain('# TYPE hotpath_memory_collections_total counter');
+    expect(s.get('hotpath_memory_collections_total')).toBe(5);
+    expect(text).toContain('# TYPE hotpath_symbolizer_gave_up_total counter');
+    expect(s.get('hotpath_symbolizer_gave_up_total{reason="not_regular_file"}')).toBe(3);
+    expect(s.get('hotpath_symbolizer_gave_up_total{reason="demangle_over_budget"}')).toBe(1);
+    expect(s.get('hotpath_symbolizer_gave_up_total{reason="link_refused"}')).toBe(0);
     expect(promtool(text)).toEqual({ status: 0, output: '' });
   });
 

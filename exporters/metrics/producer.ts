@@ -67,6 +67,11 @@ export interface MetricsSource {
   unwinder?(): UnwinderStats | undefined;
   /** hotpath_windows_dropped_total{profile,reason}: profile windows that are gone, by why. */
   windowsDropped?(): readonly WindowsDropped[];
+  /**
+   * hotpath_symbolizer_gave_up_total{reason}: inputs the symbolizer refused, cut or could not read (a file that
+   * is not regular, a name over the demangler's budget, maps of a process that exited...), by reason.
+   */
+  symbolizerGaveUp?(): Readonly<Record<string, number>>;
   /** The memory budget (--memory-limit) and its parts; undefined when there is none. */
   memory?(): MemoryStats | undefined;
   /** hotpath_http_requests_rejected_total{route,code}: requests answered 4xx (429 past the limits, 401, 421...). */
@@ -142,6 +147,8 @@ export interface MemoryStats {
    * (when known) and hotpath_memory_evictions_total{part} (what was dropped to stay within the part).
    */
   parts: readonly { part: string; budgetBytes: number; usedBytes?: number; evictions: number }[];
+  /** hotpath_memory_collections_total: full garbage collections run because resident memory neared the limit. */
+  collections?: number;
 }
 
 /** Cumulative counts of the in-kernel user-stack walker and the state of its tables. */
@@ -181,11 +188,13 @@ export const MetricNames = {
   unwindTableCapacity: 'hotpath_unwind_table_capacity_bytes',
   unwindTableFiles: 'hotpath_unwind_table_files',
   windowsDropped: 'hotpath_windows_dropped_total',
+  symbolizerGaveUp: 'hotpath_symbolizer_gave_up_total',
   httpRequestsRejected: 'hotpath_http_requests_rejected_total',
   memoryLimit: 'hotpath_memory_limit_bytes',
   memoryBudget: 'hotpath_memory_budget_bytes',
   memoryUsed: 'hotpath_memory_used_bytes',
   memoryEvictions: 'hotpath_memory_evictions_total',
+  memoryCollections: 'hotpath_memory_collections_total',
   residentMemory: 'process_resident_memory_bytes',
   processCpu: 'process_cpu_seconds_total',
   processVirtualMemory: 'process_virtual_memory_bytes',
@@ -395,6 +404,19 @@ export class HotpathMetricProducer implements MetricProducer {
       );
     }
 
+    if (this.source.symbolizerGaveUp) {
+      add(MetricNames.symbolizerGaveUp, () =>
+        this.sumMetric(
+          MetricNames.symbolizerGaveUp,
+          'Inputs the symbolizer refused, cut short or could not read, by reason (each leaves frames unnamed or a name mangled).',
+          '',
+          Object.entries(this.source.symbolizerGaveUp?.() ?? {}).map(([reason, n]) => ({ attributes: { reason }, value: n })),
+          endTime,
+          errors,
+        ),
+      );
+    }
+
     if (this.source.httpRequestsRejected) {
       add(MetricNames.httpRequestsRejected, () =>
         this.sumMetric(
@@ -492,6 +514,17 @@ export class HotpathMetricProducer implements MetricProducer {
           errors,
         ),
       );
+      add(MetricNames.memoryCollections, () => {
+        const n = readMemory()?.collections;
+        return this.sumMetric(
+          MetricNames.memoryCollections,
+          'Full garbage collections the agent ran because its resident memory neared --memory-limit.',
+          '',
+          n === undefined ? [] : [{ attributes: {}, value: n }],
+          endTime,
+          errors,
+        );
+      });
     }
 
     return {

@@ -1,4 +1,5 @@
 // `hotpath serve`: the agent.
+import { missingServeNodeFlags } from '../node-flags.js';
 import { hostname, release } from 'node:os';
 import { createMetricsExporter } from '../../../exporters/metrics/index.js';
 import { PyroscopePusher } from '../../../exporters/push/index.js';
@@ -208,6 +209,13 @@ export const serveCommand: Command = {
       throw err;
     });
     process.stderr.write(`hotpath serve: ${privileges.summary}\n`);
+    const missingFlags = missingServeNodeFlags();
+    if (missingFlags.length > 0) {
+      process.stderr.write(
+        `hotpath serve: Node.js was started without ${missingFlags.join(' ')} (the hotpath executable, npm start and deploy/ pass it): ` +
+          "V8's young generation may then hold up to 40 MiB more of --memory-limit\n",
+      );
+    }
     const pusher = pyroscope
       ? new PyroscopePusher({ ...pyroscope, headers: { 'user-agent': `hotpath/${VERSION}`, ...pyroscope.headers } })
       : undefined;
