@@ -19,15 +19,19 @@ import {
   type CpuSource,
   type OffcpuSource,
 } from '../sources/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
+import { describeInRootResolver } from '../bpf/open-in-root.js';
 import { readProcessStats } from './process-stats.js';
 import { Symbolizer } from '../symbolize/index.js';
+import { symbolizerGaveUp } from '../symbolize/symbolizer-stats.js';
 import { buildWallWindowProfile, buildWindowProfile, sampleTypesOf, type WindowProfileOptions } from '../windows/window-profile.js';
 import { WindowStore, type StoredWindow, type WindowDropReason } from '../windows/window-store.js';
 import type { StackCatalog } from '../windows/stack-catalog.js';
 import type { LabelFilters } from '../windows/label-filter.js';
 import { LatencyHistory } from '../windows/latency-history.js';
-import { DEFAULT_MEMORY_LIMIT_BYTES, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
+import { DEFAULT_MEMORY_LIMIT_BYTES, MemoryPressure, splitMemoryBudget, type MemoryBudget } from './memory-budget.js';
 
 /** In start order: wall (built from cpu and offcpu, offcpu in wall mode) follows both; io follows cpu. */
 export const PROGRAM_NAMES = ['cpu', 'offcpu', 'wall', 'runqlat', 'biolatency', 'io'] as const;
@@ -108,6 +112,19 @@ export interface ProfileSelection {
   catalog: StackCatalog;
 }
 
+/**
+ * A full garbage collection on demand. V8 offers it only behind --expose-gc, which is a flag like any other
+ * once the process runs; the function is taken from a fresh context once and kept.
+ */
+let gcFunction: (() => void) | undefined;
+function collectGarbage(): void {
+  if (gcFunction === undefined) {
+    setFlagsFromString('--expose-gc');
+    gcFunction = runInNewContext('gc') as () => void;
+  }
+  gcFunction();
+}
+
 export class Agent {
   readonly options: AgentOptions;
   readonly statuses: ProgramStatus[] = [];
@@ -116,6 +133,8 @@ export class Agent {
   private readonly latency = new Map<LatencyKind, LatencySource>();
   private readonly symbolizer: Symbolizer;
   readonly memory: MemoryBudget;
+  /** Holds the resident total to the limit at the end of each window (memory-budget.ts). */
+  private readonly pressure: MemoryPressure;
   /** Per-window deltas of the latency histograms, for the UI's heatmaps. */
   readonly latencyHistory: LatencyHistory;
   private readonly drainDurations = new Log2Recorder();
@@ -142,6 +161,15 @@ export class Agent {
       retentionMemoryBytes: options.maxStoreBytes,
     });
     this.symbolizer = new Symbolizer({ maxCacheBytes: this.memory.symbolCacheBytes });
+    this.pressure = new MemoryPressure(this.memory, {
+      residentBytes: () => process.memoryUsage.rss(),
+      heapUsedBytes: () => process.memoryUsage().heapUsed,
+      collectGarbage,
+      setHistoryBytes: (bytes) => {
+        const now = nowNs();
+        for (const store of this.stores.values()) store.setMaxBytes(Math.floor(bytes / Math.max(1, this.stores.size)), now);
+      },
+    });
     const windows = Math.ceil(options.retentionSeconds / options.windowSeconds);
     // Extra cuts (live profiles) make more, shorter windows: room for twice as many, and never unbounded.
     this.latencyHistory = new LatencyHistory({
@@ -202,6 +230,8 @@ export class Agent {
         agent.log(`hotpath serve: program ${program} not running: ${message.split('\n')[0]}`);
       }
     }
+    // Once: where openat2 is missing every file of a profiled process is opened by the slower user-space walk.
+    agent.log(`hotpath serve: files of profiled processes opened by ${describeInRootResolver()}`);
     agent.lastDrainNs = nowNs();
     // Loading freed what libbpf parsed (the kernel's BTF among it): give it back now, not at the first window.
     releaseFreeNativeMemory();
@@ -299,6 +329,7 @@ export class Agent {
     }
     // What libbpf, koffi and the threads freed stays resident in glibc's arenas until trimmed (45 MB measured).
     releaseFreeNativeMemory();
+    if (!this.closed) this.pressure.afterWindow();
     return boundaries;
   }
 
@@ -450,6 +481,7 @@ export class Agent {
         return out;
       },
       windowsDropped: () => this.windowsDropped(),
+      symbolizerGaveUp: () => symbolizerGaveUp(this.symbolizer.stats),
       memory: () => this.memoryStats(),
       programStats: () => {
         const stats = [];
@@ -485,8 +517,9 @@ export class Agent {
     return {
       limitBytes: this.memory.limitBytes,
       residentBytes: process.memoryUsage.rss(),
+      collections: this.pressure.collections,
       parts: [
-        { part: 'history', budgetBytes: this.memory.historyBytes, usedBytes: historyBytes, evictions: historyEvictions },
+        { part: 'history', budgetBytes: this.pressure.historyBudgetBytes, usedBytes: historyBytes, evictions: historyEvictions },
         {
           part: 'symbols',
           budgetBytes: this.memory.symbolCacheBytes,

@@ -65,3 +65,72 @@ export function splitMemoryBudget(limitBytes: number, opts: MemoryBudgetOptions)
     historyOverridden: overridden,
   };
 }
+
+/** What MemoryPressure reads and acts on (the agent's process, heap and stores; a test's fakes). */
+export interface PressureHooks {
+  /** Resident bytes of the process now. */
+  residentBytes(): number;
+  /** The JS heap's bytes in use now (live and not yet collected). */
+  heapUsedBytes(): number;
+  /** A full garbage collection; the heap's free pages go back to the system soon after. */
+  collectGarbage(): void;
+  /** The history part's bytes over every store (each gets its share): lower ones drop their oldest windows. */
+  setHistoryBytes(bytes: number): void;
+}
+
+/** Resident share of the limit above which a grown heap is collected at the end of a window. */
+export const COLLECT_AT = 0.85;
+/** Heap growth since the last collection that makes another one worth its time (40-80 ms at 100 MB). */
+export const COLLECT_AFTER_GROWTH_BYTES = 24 * MiB;
+/** The history part is never shrunk below this share of itself (the latest windows stay). */
+export const MIN_HISTORY_SHARE = 0.25;
+
+/**
+ * Holds the resident total, not only the parts, to the limit. The parts are enforced where they are held, but
+ * the runtime's part is an estimate: at a high sampling rate with process churn it measured 150-200 MiB (V8's
+ * heap grown to twice its live size between collections, native buffers, the unwind tables' builder). Checked
+ * at the end of each window:
+ * 1. over the limit: the history part is lowered by the excess (the oldest windows go, counted as evictions
+ *    for memory), down to MIN_HISTORY_SHARE of itself; under 90% of the limit it is raised back by half the room;
+ * 2. above COLLECT_AT of the limit, with the heap grown by COLLECT_AFTER_GROWTH_BYTES since the last collection:
+ *    a full collection, so the heap's garbage is given back rather than left for V8 to reach at twice the size.
+ */
+export class MemoryPressure {
+  /** Collections run for memory (hotpath_memory_collections_total). */
+  collections = 0;
+  /** Windows in which the history part was lowered. */
+  shrinks = 0;
+  private historyBytes: number;
+  private heapAfterCollection = 0;
+
+  constructor(
+    private readonly budget: Pick<MemoryBudget, 'limitBytes' | 'historyBytes'>,
+    private readonly hooks: PressureHooks,
+  ) {
+    this.historyBytes = budget.historyBytes;
+  }
+
+  /** The history part as lowered now (the budget's until the resident total passes the limit). */
+  get historyBudgetBytes(): number {
+    return this.historyBytes;
+  }
+
+  afterWindow(): void {
+    const limit = this.budget.limitBytes;
+    const rss = this.hooks.residentBytes();
+    const floor = Math.floor(this.budget.historyBytes * MIN_HISTORY_SHARE);
+    let history = this.historyBytes;
+    if (rss > limit) history = Math.max(floor, history - (rss - limit));
+    else if (rss < limit * 0.9) history = Math.min(this.budget.historyBytes, history + Math.floor((limit * 0.9 - rss) / 2));
+    if (history !== this.historyBytes) {
+      if (history < this.historyBytes) this.shrinks++;
+      this.historyBytes = history;
+      this.hooks.setHistoryBytes(history);
+    }
+    if (rss > limit * COLLECT_AT && this.hooks.heapUsedBytes() > this.heapAfterCollection + COLLECT_AFTER_GROWTH_BYTES) {
+      this.hooks.collectGarbage();
+      this.collections++;
+      this.heapAfterCollection = this.hooks.heapUsedBytes();
+    }
+  }
+}

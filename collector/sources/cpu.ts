@@ -14,7 +14,7 @@ import { ErrorCodes, HotpathError } from '../errors.js';
 import { LostCounters } from '../bpf/lost-counters.js';
 import { programObjectPath } from '../bpf/program-files.js';
 import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
-import { decodeUserStack, sumUnwindCounts, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
+import { copyUserStack, sumUnwindCounts, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
 import { ProcessTables, type ProcessTablesStats } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
 import type { ProgramStats, StackSource } from './types.js';
@@ -77,6 +77,16 @@ export interface UnwindStats {
   tableBytes: number;
 }
 
+/**
+ * The unwind tables a walking program (off-CPU, io) reads: the CPU program's when it shares them (then not its
+ * own to close or report), else its own, filled for the selected processes (or every process).
+ */
+export function walkerTables(object: BpfObject, shared: SharedUnwindTables | undefined, pids: number[] | undefined, log?: (line: string) => void): { tables: ProcessTables; ownTables: boolean } {
+  const tables = shared?.tables ?? new ProcessTables({ rows: object.map('unwind_rows'), procs: object.map('unwind_procs'), log });
+  tables.refresh(pids && pids.length > 0 ? pids : tables.allPids());
+  return { tables, ownTables: !shared };
+}
+
 export function readUnwindStats(counters: BpfMap, tables: ProcessTables | null): UnwindStats {
   const value = Buffer.alloc(UNWIND_COUNTS_SIZE * possibleCpuCount());
   const walks = counters.lookup(Buffer.alloc(4), value) ? sumUnwindCounts(value) : sumUnwindCounts(Buffer.alloc(0));
@@ -115,7 +125,7 @@ export class CpuSource implements StackSource {
       bss: object.map('.bss'),
       counts: [object.map('counts_0'), object.map('counts_1')],
       stacks: [object.map('stacks_0'), object.map('stacks_1')],
-      userStacks: { maps: [object.map('user_stacks_0'), object.map('user_stacks_1')], decode: decodeUserStack },
+      userStacks: { maps: [object.map('user_stacks_0'), object.map('user_stacks_1')], decode: copyUserStack },
       // A sample's count and stacks are taken together, in the same generation.
       stackLifetime: 1,
       decodeEntry: (key, value, generation) => {

@@ -72,7 +72,7 @@ function kernelSymbol(addr: bigint): string | null {
 }
 
 function inSleepy(s: RawStackSample, bias: bigint): boolean {
-  return s.userStack.some((a) => a >= bias + fnRange.start && a < bias + fnRange.end);
+  return Array.from(s.userStack).some((a) => a >= bias + fnRange.start && a < bias + fnRange.end);
 }
 
 describe('OffcpuSource', () => {

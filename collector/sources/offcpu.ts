@@ -15,10 +15,10 @@ import {
   OFFCPU_VALUE_SIZE,
 } from '../layouts/offcpu.js';
 import type { ProgramStats, StackSource } from './types.js';
-import { decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
-import { ProcessTables } from '../unwind/process-tables.js';
+import { copyUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
+import type { ProcessTables } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
-import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
+import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, walkerTables, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 
 export interface OffcpuSourceOptions {
   /** Processes (tgids) to trace; empty: the whole system. */
@@ -97,12 +97,7 @@ export class OffcpuSource implements StackSource {
       const source = new OffcpuSource(twins);
       source.wall = !!opts.wall;
       source.wallRecordsShared = source.wall && !!opts.wallRecords && source.variant === 'tp_btf';
-      if (walker) {
-        source.ownTables = !shared;
-        source.tables =
-          shared?.tables ?? new ProcessTables({ rows: twins.object.map('unwind_rows'), procs: twins.object.map('unwind_procs'), log: opts.log });
-        source.tables.refresh(opts.pids && opts.pids.length > 0 ? opts.pids : source.tables.allPids());
-      }
+      if (walker) ({ tables: source.tables, ownTables: source.ownTables } = walkerTables(twins.object, shared, opts.pids, opts.log));
       return source;
     } catch (err) {
       twins.close();
@@ -152,7 +147,7 @@ function windowsOf(o: BpfObject): WindowProtocol {
     bss: o.map('.bss'),
     counts: [o.map('counts_0'), o.map('counts_1')],
     stacks: Array.from({ length: OFFCPU_STACK_MAPS }, (_, i) => o.map(`stacks_${i}`)),
-    userStacks: { maps: [o.map('user_stacks_0'), o.map('user_stacks_1')], decode: decodeUserStack },
+    userStacks: { maps: [o.map('user_stacks_0'), o.map('user_stacks_1')], decode: copyUserStack },
     // Stacks are taken when a thread blocks and counted when it wakes, possibly one window later.
     stackLifetime: 2,
     decodeEntry: (key, value) => {

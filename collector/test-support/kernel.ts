@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { SERVE_NODE_FLAGS } from '../cli/node-flags.js';
+
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'collector', 'cli.js');
 
@@ -59,7 +61,7 @@ export interface RunningAgent {
  */
 export function startAgent(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, cgroupProcs?: string): Promise<RunningAgent> {
   return new Promise((resolve, reject) => {
-    const argv = [cliPath, 'serve', '--port', '0', ...args];
+    const argv = [...SERVE_NODE_FLAGS, cliPath, 'serve', '--port', '0', ...args];
     const child = cgroupProcs
       ? spawn('/bin/sh', ['-c', 'echo $$ > "$HOTPATH_TEST_CGROUP_PROCS" && exec "$@"', 'sh', process.execPath, ...argv], {
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,6 +126,16 @@ export const HOT_LOOP_SOURCE = `
 volatile uint64_t sink;
 __attribute__((noinline)) void hotpath_serve_hot(void) { for (int i = 0; i < 1000000; i++) sink += i * 7; }
 int main(void) { for (;;) hotpath_serve_hot(); }
+`;
+
+/** Swaps two paths atomically (renameat2 RENAME_EXCHANGE) as fast as it can, until killed: `swap A B`. */
+export const RENAME_EXCHANGE_SOURCE = `
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  for (;;) if (renameat2(AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) { perror("renameat2"); return 1; }
+}
 `;
 
 /** A loopback TCP port free at the time of asking (for a real server a test starts: Prometheus). */

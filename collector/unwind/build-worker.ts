@@ -38,10 +38,15 @@ export function buildFromFd(req: BuildRequest): BuildResponse {
     const loads = parsed.elf.loads
       .filter((s) => s.type === PT_LOAD)
       .map((s) => ({ offset: s.offset, vaddr: s.vaddr, filesz: s.filesz, flags: s.flags }));
-    // A copy that owns its memory, so it can be transferred.
-    const rows = new Uint8Array(table.rows.length);
-    rows.set(table.rows);
-    return { id: req.id, ok: true, rows: rows.buffer, count: table.count, loads, source: table.stats.source, buildMs: performance.now() - t0 };
+    // Transferred as it is when the rows start a buffer of their own (RowWriter.finish; the receiver reads
+    // `count` rows, slack after them is ignored), else copied into one (an empty table's pooled buffer).
+    let rows = table.rows.buffer as ArrayBuffer;
+    if (table.rows.byteOffset !== 0 || table.rows.length < 4096) {
+      const own = new Uint8Array(table.rows.length);
+      own.set(table.rows);
+      rows = own.buffer;
+    }
+    return { id: req.id, ok: true, rows, count: table.count, loads, source: table.stats.source, buildMs: performance.now() - t0 };
   } catch (err) {
     return { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };
   }

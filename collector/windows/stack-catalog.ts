@@ -7,7 +7,7 @@
 // ids are never reused: a request still building from windows dropped meanwhile finds their entries gone and
 // leaves those samples out, rather than finding someone else's. Frame ids are reused (they are reached only
 // through a live stack).
-import type { ProfileFrame, ProfileSample } from '../../exporters/pprof/types.js';
+import type { ProfileFrame, ProfileMapping, ProfileSample } from '../../exporters/pprof/types.js';
 
 /** Bytes a stack entry holds besides its frame ids: the entry, its typed array and two maps' slots. */
 const STACK_ENTRY_BYTES = 200;
@@ -19,10 +19,15 @@ const LABEL_ENTRY_BYTES = 360;
 
 interface FrameEntry {
   frame: ProfileFrame;
+  /**
+   * The latest other object found equal to `frame` (a symbolizer cache made the frame anew): known by object
+   * too, so the windows after it find it without comparing values.
+   */
+  alias?: ProfileFrame;
   /** Stacks using this frame (one per occurrence). */
   refs: number;
-  /** The value key it is known by when its object is not at hand. */
-  key: string;
+  /** The next entry with the same mapping and address (other names, kinds or lines). */
+  nextSameAddress?: number;
   bytes: number;
 }
 
@@ -61,7 +66,17 @@ export class StackCatalog {
   private readonly frames: Array<FrameEntry | undefined> = [];
   private readonly freeFrameIds: number[] = [];
   private readonly frameIdByObject = new Map<ProfileFrame, number>();
-  private readonly frameIdByKey = new Map<string, number>();
+  /**
+   * Frames by value, for objects not known by identity: by mapping (its value key, see mappingKeys), then
+   * address, then a chain compared field by field. No key string per frame: building one was most of the agent's
+   * garbage when a file's frame cache started over every window (590 MB in 30 s at --hz 990).
+   */
+  private readonly frameIdsByValue = new Map<string, Map<bigint, number>>();
+  /**
+   * A mapping's value key (what the pprof encoder keys mappings by), made once per mapping object: the
+   * symbolizer keeps one object per file, while windows decoded from pprof bring new equal ones.
+   */
+  private readonly mappingKeys = new WeakMap<ProfileMapping, string>();
   private readonly stacks = new Map<number, StackEntry>();
   /** Stacks by the hash of their frame ids (no key strings: interning a window allocated 60 MB with them). */
   private readonly stacksByHash = new Map<number, StackEntry>();
@@ -157,6 +172,19 @@ export class StackCatalog {
     return out;
   }
 
+  /**
+   * The frame ids of a live stack (leaf first), the catalog's own array: read it, do not keep it past a turn of
+   * the event loop (ids of freed frames are reused). Undefined once the stack was freed.
+   */
+  stackFrameIds(stackId: number): Uint32Array | undefined {
+    return this.stacks.get(stackId)?.frames;
+  }
+
+  /** The frame of a frame id, or undefined when the id is free. */
+  frame(frameId: number): ProfileFrame | undefined {
+    return this.frames[frameId]?.frame;
+  }
+
   /** A sample again from its ids and values; undefined once its stack or label set was freed. */
   sample(stackId: number, labelId: number, values: number[]): ProfileSample | undefined {
     const frames = this.stackFrames(stackId);
@@ -213,20 +241,60 @@ export class StackCatalog {
   private frameId(frame: ProfileFrame): number {
     const known = this.frameIdByObject.get(frame);
     if (known !== undefined) return known;
-    // A frame object made anew (JIT and unknown frames every window, others after the symbolizer evicted its
-    // cache): found by value.
-    const key = frameKey(frame);
-    const byKey = this.frameIdByKey.get(key);
-    if (byKey !== undefined) return byKey;
+    // A frame object made anew (JIT and unknown frames, or a symbolizer cache that started over): found by value.
+    const mk = this.mappingKey(frame.mapping);
+    let byAddress = this.frameIdsByValue.get(mk);
+    if (byAddress === undefined) this.frameIdsByValue.set(mk, (byAddress = new Map()));
+    const first = byAddress.get(frame.address);
+    for (let id = first; id !== undefined; id = this.frames[id]!.nextSameAddress) {
+      const e = this.frames[id]!;
+      if (!sameFrame(e.frame, frame)) continue;
+      if (e.alias !== undefined) this.frameIdByObject.delete(e.alias);
+      e.alias = frame;
+      this.frameIdByObject.set(frame, id);
+      return id;
+    }
     const own = frame.kind === 'jit' || frame.kind === 'unknown';
-    const bytes = FRAME_ENTRY_BYTES + key.length + (own ? OWN_FRAME_BYTES : 0);
-    const entry: FrameEntry = { frame, refs: 0, key, bytes };
+    const bytes = FRAME_ENTRY_BYTES + (frame.functionName?.length ?? 0) + (own ? OWN_FRAME_BYTES : 0);
     const id = this.freeFrameIds.pop() ?? this.frames.length;
-    this.frames[id] = entry;
+    this.frames[id] = { frame, refs: 0, nextSameAddress: first, bytes };
     this.frameIdByObject.set(frame, id);
-    this.frameIdByKey.set(key, id);
+    byAddress.set(frame.address, id);
     this.totalBytes += bytes;
     return id;
+  }
+
+  private mappingKey(m: ProfileMapping | undefined): string {
+    if (m === undefined) return '';
+    let k = this.mappingKeys.get(m);
+    if (k === undefined) {
+      k = `${m.file}\0${m.buildId}\0${m.start}`;
+      this.mappingKeys.set(m, k);
+    }
+    return k;
+  }
+
+  /** Unlinks a freed frame from its value chain. */
+  private forgetValue(id: number, e: FrameEntry): void {
+    const mk = this.mappingKey(e.frame.mapping);
+    const byAddress = this.frameIdsByValue.get(mk);
+    if (byAddress === undefined) return;
+    const first = byAddress.get(e.frame.address);
+    if (first === id) {
+      if (e.nextSameAddress !== undefined) byAddress.set(e.frame.address, e.nextSameAddress);
+      else {
+        byAddress.delete(e.frame.address);
+        if (byAddress.size === 0) this.frameIdsByValue.delete(mk);
+      }
+      return;
+    }
+    for (let p = first; p !== undefined; p = this.frames[p]!.nextSameAddress) {
+      const pe = this.frames[p]!;
+      if (pe.nextSameAddress === id) {
+        pe.nextSameAddress = e.nextSameAddress;
+        return;
+      }
+    }
   }
 
   /** Frees frames no stack uses (ones just made for a stack that already existed, or of a freed stack). */
@@ -235,18 +303,20 @@ export class StackCatalog {
       const id = ids[i];
       const e = this.frames[id];
       if (e === undefined || e.refs > 0) continue;
+      this.forgetValue(id, e);
       this.frames[id] = undefined;
       this.frameIdByObject.delete(e.frame);
-      this.frameIdByKey.delete(e.key);
+      if (e.alias !== undefined) this.frameIdByObject.delete(e.alias);
       this.freeFrameIds.push(id);
       this.totalBytes -= e.bytes;
     }
   }
 }
 
-/** What makes two frame objects the same frame in a profile: what the pprof encoder keys locations by. */
-function frameKey(f: ProfileFrame): string {
-  const m = f.mapping;
-  const mapping = m ? `${m.file}\0${m.buildId}\0${m.start}` : '';
-  return `${f.kind}\0${f.address}\0${f.functionName ?? ''}\0${f.systemName ?? ''}\0${f.fileName ?? ''}\0${f.line ?? 0}\0${mapping}`;
+/**
+ * What makes two frame objects the same frame in a profile (what the pprof encoder keys locations by), for two
+ * frames of the same mapping object and address.
+ */
+function sameFrame(a: ProfileFrame, b: ProfileFrame): boolean {
+  return a.kind === b.kind && a.functionName === b.functionName && a.systemName === b.systemName && a.fileName === b.fileName && (a.line ?? 0) === (b.line ?? 0);
 }

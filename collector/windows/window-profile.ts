@@ -134,10 +134,15 @@ export function buildWindowProfile(raw: RawStackSample[], symbolizer: Symbolizer
   // merely symbolized twice.
   const kernelCache = new Map<readonly bigint[], ProfileFrame[]>();
   /** Per pid: two processes can share a stack's addresses (and its array), not its meaning. */
-  const userCache = new Map<number, Map<readonly bigint[], ProfileFrame[]>>();
+  const userCache = new Map<number, Map<ArrayLike<bigint>, ProfileFrame[]>>();
   // Every frame but the first is a return address: the call is the instruction before it, and a call at the
   // very end of a function would otherwise be named after the next function.
-  const callSites = (stack: bigint[]) => stack.map((a, i) => (i === 0 ? a : a - 1n));
+  /** Return addresses as call sites (the leaf stays): what a frame's line and inlined function are looked up by. */
+  const callSites = (stack: ArrayLike<bigint>): bigint[] => {
+    const out = new Array<bigint>(stack.length);
+    for (let i = 0; i < stack.length; i++) out[i] = i === 0 ? stack[i] : stack[i] - 1n;
+    return out;
+  };
   const samples: ProfileSample[] = [];
   // process, container_id and pod_uid when known (`go tool pprof -tagfocus=process=nginx`), and with
   // --kubernetes namespace, pod, container and workload: worked out once per process per window.

@@ -57,6 +57,31 @@ describe('the catalog under the store', () => {
     expect(store.toProfileData(w)).toEqual(jitWindow(T));
   });
 
+  test('frames at one address with different names stay apart; objects made anew each window keep one entry', () => {
+    const store = new WindowStore({ retentionNs: 3n * S, maxBytes: Number.MAX_SAFE_INTEGER });
+    const mapping = { file: "/usr/bin/interp", start: 0x1000n, limit: 0x9000n, offset: 0n, buildId: "", hasFunctions: true };
+    const at = (start: bigint, name: string, line = 0): ProfileData => {
+      const data = win(start, S, 0);
+      // A file's frame cache that started over: a new object for the same frame every window.
+      // Every other window brings its own equal mapping object too, as windows decoded from pprof files do.
+      const m = start % (2n * S) === 0n ? mapping : { ...mapping };
+      data.samples = [{ frames: [{ address: 0x1234n, functionName: name, kind: 'native', mapping: m, line }, { address: 0x1234n, kind: 'unknown' }], values: [1] }];
+      return data;
+    };
+    for (let i = 0n; i < 3n; i++) store.add(at(T + i * S, 'eval'), T + (i + 1n) * S);
+    expect(store.catalog.stats).toMatchObject({ frames: 2, stacks: 1 });
+    store.add(at(T + 3n * S, 'eval', 7), T + 4n * S); // another line: another frame
+    store.add(at(T + 4n * S, 'other'), T + 5n * S); // another name at the same address
+    expect(store.catalog.stats).toMatchObject({ frames: 4, stacks: 3 });
+    const names = store.overlapping(T + 3n * S, T + 5n * S).map((w) => store.toProfileData(w).samples[0].frames[0]);
+    expect(names.map((f) => [f.functionName, f.line])).toEqual([['eval', 7], ['other', 0]]);
+    store.expire(T + 100n * S);
+    expect(store.catalog.stats).toEqual({ frames: 0, stacks: 0, labelSets: 0, bytes: 0 });
+    // Freed entries leave nothing behind: the same frames come back as new entries.
+    store.add(at(T + 100n * S, 'eval'), T + 101n * S);
+    expect(store.catalog.stats).toMatchObject({ frames: 2, stacks: 1 });
+  });
+
   test('entries go with the last window that used them', () => {
     const store = new WindowStore({ retentionNs: 15n * S, maxBytes: Number.MAX_SAFE_INTEGER });
     store.add(win(T, 10n * S, 1, 3), T + 10n * S);

@@ -46,11 +46,17 @@ export class WindowStore {
   /** Windows dropped since the store was made, by reason (hotpath_windows_dropped_total). */
   readonly dropped: Record<WindowDropReason, number> = { retention: 0, memory: 0 };
 
-  constructor(private readonly opts: WindowStoreOptions) {}
+  constructor(private opts: WindowStoreOptions) {}
 
   /** The memory bound, bytes. */
   get maxBytes(): number {
     return this.opts.maxBytes;
+  }
+
+  /** Moves the memory bound (the agent's memory pressure); a lower one drops the oldest windows now. */
+  setMaxBytes(bytes: number, nowNs: bigint): void {
+    this.opts = { ...this.opts, maxBytes: bytes };
+    this.expire(nowNs);
   }
 
   /** Stores a symbolized window (its stacks and labels go into the catalog; `data` is not kept). */

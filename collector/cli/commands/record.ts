@@ -5,6 +5,7 @@ import { parseUnwindFlags, UNWIND_HELP, UNWIND_OPTIONS } from '../unwind-flags.j
 import { ErrorCodes, HotpathError } from '../../errors.js';
 import { parseChoice, parseDuration, parseInteger, parsePids } from '../flags.js';
 import { missingPrivileges } from '../../bpf/libbpf.js';
+import { describeInRootResolver } from '../../bpf/open-in-root.js';
 import { outputFormatOf, writeProfileFile } from '../../windows/output-formats.js';
 import { Symbolizer } from '../../symbolize/index.js';
 import { buildWallWindowProfile, buildWindowProfile, summarizeProfile } from '../../windows/window-profile.js';
@@ -173,6 +174,7 @@ export const recordCommand: Command = {
         `  symbolized: ${share.toFixed(1)}% of frames; unnamed: ${stats.unknownFrames} unknown-region frames, ` +
         `${stats.processesGone} processes gone before symbolization, ${stats.elfErrors} unreadable ELF files, ` +
         `${stats.mapsErrors} unreadable maps\n` +
+        `  files of profiled processes opened by ${describeInRootResolver()}\n` +
         unwindLine +
         `  time: drain ${drainMs.toFixed(0)} ms, symbolize ${symbolizeMs.toFixed(0)} ms, encode+write ${encodeMs.toFixed(0)} ms\n`,
     );
