@@ -1,12 +1,11 @@
-// The agent's worker thread for request work that cannot be sliced: rendering a flamegraph page from a built
-// profile (decode, fold, lay out, write), and checking a password against a bcrypt hash (tens of milliseconds
-// of pure computation by design). The main thread sends the profile as raw pprof bytes, transferred rather
-// than copied, and gets the page back the same way.
+// The agent's worker thread for request work that cannot be sliced: rendering a flamegraph page or a top table
+// from a selection folded to ids on the main thread (windows/fold-stored.ts: frames named once, typed arrays,
+// no pprof in between), and checking a password against a bcrypt hash (tens of milliseconds of pure
+// computation by design). The page comes back as bytes, transferred rather than copied.
 import { parentPort } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
-import { decodePprof } from '../../exporters/pprof/index.js';
 import { renderDiffHtml, renderHtml, type FoldedStack } from '../../flamegraph/index.js';
-import { foldForFlamegraph } from '../windows/output-formats.js';
+import { foldedStacksOf, type StoredFold } from '../windows/fold-stored.js';
 import { diffFunctions, sandwichStacks, topFunctions } from './ui-data.js';
 
 /** Rows of a top table at most (by self and by total: up to twice as many). */
@@ -16,20 +15,23 @@ export const TOP_ROWS = 300;
 export interface FlamegraphView {
   focus?: string;
   view?: 'callers' | 'callees';
-  /** The base profile (raw pprof) of a differential graph. */
-  baseRaw?: Uint8Array;
+  /** The base selection of a differential graph. */
+  baseFold?: StoredFold;
   /** Picture width, px (default the renderer's). */
   width?: number;
+  /** Root at the top (default: for callees only). */
+  inverted?: boolean;
 }
 
 /**
- * `key` names the selection `raw` encodes (the same bytes for the same key): the page's graph and table
- * requests of one view send the same profile one after the other, and the second reuses the first's decoding
- * and folding (decode + fold were 1.2 s of a 17k-stack hour here, twice per page load).
+ * `key` names the selection `fold` holds (the same fold for the same key): the page's graph and table requests
+ * of one view send the same selection one after the other, and the second reuses the first's folded stacks.
  */
 export type OffloadTask =
-  | ({ type: 'flamegraph'; raw: Uint8Array; title: string; key?: string } & FlamegraphView)
-  | { type: 'top'; raw: Uint8Array; baseRaw?: Uint8Array; key?: string }
+  | ({ type: 'flamegraph'; fold: StoredFold; title: string; key?: string } & FlamegraphView)
+  | { type: 'top'; fold: StoredFold; baseFold?: StoredFold; key?: string }
+  /** Folds a selection ahead of its page's requests (kept by key as theirs would be); answers nothing. */
+  | { type: 'prepare'; fold: StoredFold; key: string }
   | { type: 'bcrypt'; password: string; hash: string };
 
 export type OffloadAnswer =
@@ -37,29 +39,32 @@ export type OffloadAnswer =
   | { id: number; ok: false; error: string };
 
 /** The last few selections' folded stacks, by key and fold option (a selection's graph and table). */
-const folds = new Map<string, ReturnType<typeof foldForFlamegraph>>();
+const folds = new Map<string, FoldedStack[]>();
 const FOLDS_KEPT = 4;
 
-function foldCached(raw: Uint8Array, key: string | undefined, processRoot: boolean | undefined): ReturnType<typeof foldForFlamegraph> {
+function foldCached(fold: StoredFold, key: string | undefined, processRoot: boolean): FoldedStack[] {
   const k = key === undefined ? undefined : `${processRoot ? 1 : 0} ${key}`;
   const hit = k === undefined ? undefined : folds.get(k);
   if (hit) return hit;
-  const folded = foldForFlamegraph(decodePprof(raw), processRoot === undefined ? {} : { processRoot });
+  const stacks = foldedStacksOf(fold, { processRoot });
   if (k !== undefined) {
-    folds.set(k, folded);
+    folds.set(k, stacks);
     while (folds.size > FOLDS_KEPT) folds.delete(folds.keys().next().value!);
   }
-  return folded;
+  return stacks;
 }
 
-function flamegraphPage(task: { raw: Uint8Array; title: string; key?: string } & FlamegraphView): string {
-  if (!task.focus && !task.baseRaw && !task.width) {
-    const { stacks, render } = foldCached(task.raw, task.key, true);
-    return renderHtml(stacks, { title: task.title, ...render });
+function renderOptionsOf(fold: StoredFold): { unit: string; sampleType: string } {
+  return { unit: fold.sampleType.unit, sampleType: fold.sampleType.type };
+}
+
+function flamegraphPage(task: { fold: StoredFold; title: string; key?: string } & FlamegraphView): string {
+  const render = renderOptionsOf(task.fold);
+  if (!task.focus && !task.baseFold && !task.width && task.inverted === undefined) {
+    return renderHtml(foldCached(task.fold, task.key, true), { title: task.title, ...render });
   }
-  const { stacks, render } = foldCached(task.raw, task.key, !task.baseRaw);
-  let current = stacks;
-  let base = task.baseRaw ? foldForFlamegraph(decodePprof(task.baseRaw), { processRoot: false }).stacks : undefined;
+  let current = foldCached(task.fold, task.key, !task.baseFold);
+  let base = task.baseFold ? foldedStacksOf(task.baseFold, { processRoot: false }) : undefined;
   let rootName: string | undefined;
   if (task.focus) {
     const view = task.view ?? 'callees';
@@ -67,7 +72,7 @@ function flamegraphPage(task: { raw: Uint8Array; title: string; key?: string } &
     if (base) base = sandwichStacks(base, task.focus, view);
     rootName = task.focus;
   }
-  const inverted = task.view === 'callees';
+  const inverted = task.inverted ?? task.view === 'callees';
   const opts = { title: task.title, ...render, rootName, inverted, width: task.width };
   return base ? renderDiffHtml(base, current, opts) : renderHtml(current, opts);
 }
@@ -77,14 +82,13 @@ function withoutProcessRoot(stacks: readonly FoldedStack[]): FoldedStack[] {
   return stacks.map((s) => (s.frames[0]?.processRoot ? { frames: s.frames.slice(1), value: s.value } : s));
 }
 
-function topJson(task: { raw: Uint8Array; baseRaw?: Uint8Array; key?: string }): string {
+function topJson(task: { fold: StoredFold; baseFold?: StoredFold; key?: string }): string {
   // The graph's folding (process roots on top), shared with it when it came first.
-  const folded = foldCached(task.raw, task.key, true);
-  const stacks = withoutProcessRoot(folded.stacks);
-  const render = folded.render;
-  if (!task.baseRaw) return JSON.stringify({ unit: render.unit, ...topFunctions(stacks, TOP_ROWS) });
-  const base = foldForFlamegraph(decodePprof(task.baseRaw)).stacks;
-  return JSON.stringify({ unit: render.unit, diff: true, ...diffFunctions(base, stacks, TOP_ROWS) });
+  const stacks = withoutProcessRoot(foldCached(task.fold, task.key, true));
+  const { unit } = renderOptionsOf(task.fold);
+  if (!task.baseFold) return JSON.stringify({ unit, ...topFunctions(stacks, TOP_ROWS) });
+  const base = foldedStacksOf(task.baseFold, { processRoot: false });
+  return JSON.stringify({ unit, diff: true, ...diffFunctions(base, stacks, TOP_ROWS) });
 }
 
 export function runOffloadTask(task: OffloadTask): { html?: Uint8Array; match?: boolean } {
@@ -93,6 +97,9 @@ export function runOffloadTask(task: OffloadTask): { html?: Uint8Array; match?: 
       return { html: new TextEncoder().encode(flamegraphPage(task)) };
     case 'top':
       return { html: new TextEncoder().encode(topJson(task)) };
+    case 'prepare':
+      foldCached(task.fold, task.key, true);
+      return {};
     case 'bcrypt':
       return { match: bcrypt.compareSync(task.password, task.hash) };
   }

@@ -29,6 +29,7 @@ interface Pending {
   id: number;
   task: OffloadTask;
   transfer: ArrayBuffer[];
+  first: boolean;
   resolve(a: OffloadAnswer): void;
 }
 
@@ -42,16 +43,33 @@ export class OffloadWorker {
 
   constructor(private readonly opts: OffloadWorkerOptions) {}
 
-  /** Runs a task; rejects with OffloadBusyError when too many wait, with an Error when the task fails. */
-  async run(task: OffloadTask, transfer: ArrayBuffer[] = []): Promise<OffloadAnswer & { ok: true }> {
+  /**
+   * Runs a task; rejects with OffloadBusyError when too many wait, with an Error when the task fails. `first`:
+   * ahead of the waiting tasks not so marked (a page's flamegraph before its table, which then reuses its fold).
+   */
+  async run(task: OffloadTask, transfer: ArrayBuffer[] = [], opts: { first?: boolean } = {}): Promise<OffloadAnswer & { ok: true }> {
     if (this.closed) throw new Error('worker closed');
     if (this.queue.length >= this.opts.maxQueued) throw new OffloadBusyError(`${this.queue.length} tasks already waiting`);
+    const first = opts.first === true;
     const answer = await new Promise<OffloadAnswer>((resolve) => {
-      this.queue.push({ id: this.nextId++, task, transfer, resolve });
+      const p = { id: this.nextId++, task, transfer, first, resolve };
+      const at = first ? this.queue.findIndex((q) => !q.first) : -1;
+      if (at >= 0) this.queue.splice(at, 0, p);
+      else this.queue.push(p);
       this.next();
     });
     if (!answer.ok) throw new Error(answer.error);
     return answer;
+  }
+
+  /**
+   * Starts the worker ahead of a task that is likely soon (the page at / asks for a flamegraph next): loading its
+   * modules then overlaps the requests before. An unused worker stops when idle, as after a task.
+   */
+  warm(): void {
+    if (this.closed || this.worker || this.running) return;
+    this.worker = this.start();
+    if (this.queue.length === 0) this.idleTimer ??= setTimeout(() => this.stopWorker(), this.opts.idleMs ?? 10_000).unref();
   }
 
   get queued(): number {

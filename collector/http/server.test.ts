@@ -21,6 +21,8 @@ function fakeAgent(counts: { history: number; live: number }): Agent {
   });
   return {
     statuses: [{ program: 'cpu', attached: true }],
+    options: { windowSeconds: 10 },
+    latencyPrograms: [],
     health: () => ({ ok: true, reason: 'attached: cpu' }),
     hasProfile: (kind: string) => kind === 'cpu',
     oldestRetainedNs: () => window.startNs,
@@ -147,5 +149,41 @@ describe('HttpServer', () => {
     expect(await scrape()).toBe('c 1\n');
     await sleep(250);
     expect(await scrape()).toBe('c 2\n');
+  });
+
+  it('serving / folds the page view ahead: its /flamegraph and /api/top share that fold; inverted=1 gives an icicle', async () => {
+    const { url, counts } = await start();
+    const page = await request(`${url}/`);
+    expect(page.statusCode).toBe(200);
+    // The timeline it opens on comes in the page (the client skips /api/timeline for that query).
+    const html = await page.body.text();
+    const config = JSON.parse(/<script id="config" type="application\/json">(.*?)<\/script>/s.exec(html)![1]) as { timeline: { query: string; data: { windows: unknown[] } } };
+    expect(config.timeline.query).toBe('type=cpu&by=comm');
+    expect(config.timeline.data.windows.length).toBe(1);
+    expect(counts.history).toBe(2); // the timeline's selection and the prefetch's
+    const range = historyPath.slice(historyPath.indexOf('?') + 1);
+    const graph = await request(`${url}/flamegraph?type=cpu&${range}&width=900&inverted=1`);
+    expect(graph.statusCode).toBe(200);
+    expect(await graph.body.text()).toContain('data-inverted="1"');
+    const top = await request(`${url}/api/top?type=cpu&${range}`);
+    expect(top.statusCode).toBe(200);
+    expect((await top.body.json() as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+    // Both found the fold started by / (without it: the graph builds one, the table shares it).
+    expect(server!.foldsShared).toBe(2);
+    const upright = await request(`${url}/flamegraph?type=cpu&${range}&width=900&inverted=0`);
+    expect(await upright.body.text()).toContain('data-inverted="0"');
+    const bad = await request(`${url}/flamegraph?type=cpu&${range}&inverted=yes`);
+    expect(bad.statusCode).toBe(400);
+    expect(await bad.body.text()).toMatch(/invalid inverted "yes": expected 0 or 1/);
+  });
+
+  it('does not fold ahead, nor embed a timeline, for a page opened on a range or a filter (its requests would not use them)', async () => {
+    const { url, counts } = await start();
+    for (const q of ['?from=1&to=2', '?comm=x', '?type=cpu&pid=3']) {
+      const page = await request(`${url}/${q}`);
+      expect(page.statusCode).toBe(200);
+      expect(await page.body.text()).toContain('"timeline":null');
+    }
+    expect(counts.history).toBe(0);
   });
 });

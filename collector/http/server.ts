@@ -23,7 +23,8 @@ import { OffloadBusyError, OffloadWorker } from './offload.js';
 import { pprofIndexPage } from './pages.js';
 import { buildSelectionSteps } from './profile-build.js';
 import { MAX_LIVE_SECONDS, parseLabelFilters, parseProfileQuery, parseTimestamp, QueryError, type ProfileQuery } from './query.js';
-import { filtersKey, FILTER_LABELS, type FilterLabel } from '../windows/label-filter.js';
+import { foldStoredSteps, storedFoldBytes, type StoredFold } from '../windows/fold-stored.js';
+import { filtersKey, FILTER_LABELS, type FilterLabel, type LabelFilters } from '../windows/label-filter.js';
 import { timelineOf } from './ui-data.js';
 import { uiPage } from './ui-page.js';
 import { Gate, GateFullError, TokenBucket } from './request-limits.js';
@@ -124,6 +125,8 @@ type BuildFormat = 'pprof' | 'flamegraph' | 'top';
 /** A flamegraph or top table beyond the plain one: a sandwich half, or a comparison with a base selection. */
 interface BuildView {
   width?: number;
+  /** Root at the top (the UI's main graph is an icicle). */
+  inverted?: boolean;
   focus?: string;
   view?: 'callers' | 'callees';
   base?: ProfileSelection;
@@ -198,6 +201,8 @@ export class HttpServer {
   private port = 0;
   private liveInProgress = 0;
   private readonly shared = new SharedBuilds({ maxEntries: 8, maxBytes: 16 * 1024 * 1024 });
+  /** Selections folded for the UI (an hour of busy windows: a few MiB). */
+  private readonly folds = new SharedBuilds<StoredFold>({ maxEntries: 4, maxBytes: 64 * 1024 * 1024, sizeOf: storedFoldBytes });
   private readonly windowIds = new WeakMap<object, number>();
   private nextWindowId = 1;
   /** The last collect's text and when it started; the collect in progress, shared by concurrent scrapes. */
@@ -286,6 +291,11 @@ export class HttpServer {
         resolve(address);
       });
     });
+  }
+
+  /** Requests for a flamegraph or top table that found their selection's fold kept or being built. */
+  get foldsShared(): number {
+    return this.folds.shared;
   }
 
   /** Whether the server speaks TLS (--web-config with tls_server_config). */
@@ -382,14 +392,22 @@ export class HttpServer {
     }
     const { agent } = this.opts;
     switch (path) {
-      case '/':
-        return sendHtml(res, uiPage({
+      case '/': {
+        const profiles = (['cpu', 'offcpu'] as const).filter((k) => agent.hasProfile(k));
+        const view = this.defaultPageView(url, profiles);
+        sendHtml(res, uiPage({
           statuses: agent.statuses,
-          profiles: (['cpu', 'offcpu'] as const).filter((k) => agent.hasProfile(k)),
+          profiles,
           latency: agent.latencyPrograms,
           retentionSeconds: Number(this.opts.retentionNs / 1_000_000n) / 1000,
           windowSeconds: agent.options.windowSeconds,
+          // The page's first data, in the page: one round trip less before it asks for its graph.
+          timeline: view && { query: `type=${view.kind}&by=${view.by}`, data: this.timeline(view.kind, view.by, view.span, {}) },
         }));
+        this.render.warm();
+        if (view) this.prefetchPageView(view.kind, view.span);
+        return;
+      }
       case '/api/timeline':
         return this.timelineRoute(res, route, url);
       case '/api/heatmap':
@@ -450,7 +468,7 @@ export class HttpServer {
     let view: BuildView = {};
     let baseSpan: { fromNs: bigint; toNs: bigint } | undefined;
     try {
-      const extra = format === 'pprof' ? [] : format === 'top' ? ['base_from', 'base_to'] : ['focus', 'view', 'base_from', 'base_to', 'width'];
+      const extra = format === 'pprof' ? [] : format === 'top' ? ['base_from', 'base_to'] : ['focus', 'view', 'base_from', 'base_to', 'width', 'inverted'];
       query = parseProfileQuery(url.searchParams, kind, this.opts.nowNs(), this.opts.retentionNs, extra);
       const p = url.searchParams;
       const focus = p.get('focus');
@@ -464,6 +482,11 @@ export class HttpServer {
       if (width !== null) {
         if (!/^\d{3,4}$/.test(width) || Number(width) < 300 || Number(width) > 4000) throw new QueryError(400, `invalid width "${width}": expected 300 to 4000 pixels`);
         view = { ...view, width: Number(width) };
+      }
+      const inverted = p.get('inverted');
+      if (inverted !== null) {
+        if (inverted !== '0' && inverted !== '1') throw new QueryError(400, `invalid inverted "${inverted}": expected 0 or 1`);
+        view = { ...view, inverted: inverted === '1' };
       }
       const bf = p.get('base_from');
       const bt = p.get('base_to');
@@ -504,9 +527,9 @@ export class HttpServer {
    */
   private async answer(res: ServerResponse, selection: ProfileSelection, format: BuildFormat, signal: AbortSignal, live: boolean, view: BuildView = {}): Promise<void> {
     let key = live ? undefined : this.selectionKey(selection, format);
-    if (key !== undefined && (view.focus !== undefined || view.base || view.width)) {
+    if (key !== undefined && (view.focus !== undefined || view.base || view.width || view.inverted !== undefined)) {
       const baseKey = view.base ? this.selectionKey(view.base, 'base') ?? 'none' : '';
-      key += `\0${view.focus ?? ''}\0${view.view ?? ''}\0${baseKey}\0${view.width ?? ''}`;
+      key += `\0${view.focus ?? ''}\0${view.view ?? ''}\0${baseKey}\0${view.width ?? ''}\0${view.inverted ?? ''}`;
     }
     const body = await this.shared.get(key, signal, (buildSignal) => this.build(selection, format, buildSignal, live, view));
     signal.throwIfAborted();
@@ -518,6 +541,39 @@ export class HttpServer {
       'X-Content-Type-Options': 'nosniff',
     });
     res.end(body);
+  }
+
+  /**
+   * The view the page at / opens on when its URL names no range, filter, focus or comparison (only type, by
+   * and search): the whole retained history of one profile. Undefined otherwise, or without a retained window.
+   */
+  private defaultPageView(url: URL, profiles: readonly ('cpu' | 'offcpu')[]): { kind: 'cpu' | 'offcpu'; by: FilterLabel; span: { fromNs: bigint; toNs: bigint } } | undefined {
+    const p = url.searchParams;
+    for (const k of p.keys()) if (k !== 'type' && k !== 'by' && k !== 'q') return undefined;
+    const kind = p.get('type') ?? profiles[0];
+    const by = p.get('by') ?? 'comm';
+    if ((kind !== 'cpu' && kind !== 'offcpu') || !profiles.includes(kind) || !(FILTER_LABELS as readonly string[]).includes(by)) return undefined;
+    if (this.opts.agent.oldestRetainedNs(kind) === undefined) return undefined;
+    const now = this.opts.nowNs();
+    return { kind, by: by as FilterLabel, span: { fromNs: now - this.opts.retentionNs, toNs: now } };
+  }
+
+  /**
+   * The page at / asks for the flamegraph and top table of its timeline's range: for the default view, the whole
+   * retained history. Its fold starts now, and the render worker folds it into stacks, while the page loads. The
+   * page's requests then find it kept (or in progress) by the selection's key, unless a window came in between
+   * (the key names the windows): then they build their own, as without this.
+   */
+  private prefetchPageView(kind: 'cpu' | 'offcpu', span: { fromNs: bigint; toNs: bigint }): void {
+    const selection = this.opts.agent.history(kind, span.fromNs, span.toNs, []);
+    const key = this.selectionKey(selection, 'fold');
+    if (key === undefined) return;
+    const ctl = new AbortController();
+    this.inflight.add(ctl);
+    this.foldOf(selection, ctl.signal, false)
+      .then((fold) => this.render.run({ type: 'prepare', fold, key }))
+      .catch(() => undefined) // a failure here is met again, and answered, by the page's own requests
+      .finally(() => this.inflight.delete(ctl));
   }
 
   /** Names the windows a selection reads; undefined when it reads none (nothing worth sharing). */
@@ -543,20 +599,20 @@ export class HttpServer {
         await this.slicer.run(this.symbols.rememberProfileSteps(profile), signal);
         return await gzipPprof(raw);
       }
-      // The page asks for a selection's graph and its table at once: both read one shared encoding of it.
-      const raw = await this.rawProfile(selection, signal, priority);
-      const key = priority ? undefined : this.selectionKey(selection, 'raw');
-      const baseRaw = view.base ? await this.rawProfile(view.base, signal, priority) : undefined;
-      const transfer = [raw.buffer as ArrayBuffer, ...(baseRaw ? [baseRaw.buffer as ArrayBuffer] : [])];
+      // The page asks for a selection's graph and its table at once: both read one shared fold of it. The
+      // worker gets a copy (structured clone): the kept fold serves the next request of the view.
+      const fold = await this.foldOf(selection, signal, priority);
+      const key = priority ? undefined : this.selectionKey(selection, 'fold');
+      const baseFold = view.base ? await this.foldOf(view.base, signal, priority) : undefined;
       if (format === 'top') {
-        const { html } = await this.render.run({ type: 'top', raw, baseRaw, key }, transfer);
+        const { html } = await this.render.run({ type: 'top', fold, baseFold, key });
         return html ?? new Uint8Array();
       }
       const what = selection.kind === 'cpu' ? 'CPU' : selection.kind === 'offcpu' ? 'off-CPU' : 'wall-clock';
       const title = view.focus
-        ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseRaw ? ' (compared)' : ''}`
-        : `hotpath ${what} ${baseRaw ? 'differential ' : ''}flamegraph`;
-      const { html } = await this.render.run({ type: 'flamegraph', raw, title, key, focus: view.focus, view: view.view, baseRaw, width: view.width }, transfer);
+        ? `${view.view === 'callers' ? 'Callers' : 'Callees'} of ${view.focus}${baseFold ? ' (compared)' : ''}`
+        : `hotpath ${what} ${baseFold ? 'differential ' : ''}flamegraph`;
+      const { html } = await this.render.run({ type: 'flamegraph', fold, title, key, focus: view.focus, view: view.view, baseFold, width: view.width, inverted: view.inverted }, [], { first: true });
       return html ?? new Uint8Array();
     } finally {
       release();
@@ -564,16 +620,25 @@ export class HttpServer {
   }
 
   /**
-   * A selection's profile as encoded pprof (not gzipped), shared by key between the graph, table and compare
-   * requests of one view. A copy: the caller may hand its buffer over to the render worker.
+   * A selection folded for the flamegraph and the top table (windows/fold-stored.ts), shared by key between the
+   * graph, table and compare requests of one view. The same stacks as its pprof profile would give.
    */
-  private async rawProfile(selection: ProfileSelection, signal: AbortSignal, live: boolean): Promise<Uint8Array> {
-    const key = live ? undefined : this.selectionKey(selection, 'raw');
-    const raw = await this.shared.get(key, signal, async (buildSignal) => {
-      const { profile } = await this.slicer.run(buildSelectionSteps(selection), buildSignal);
-      return this.slicer.run(encodePprofSteps(profile), buildSignal);
-    });
-    return raw.slice();
+  private foldOf(selection: ProfileSelection, signal: AbortSignal, live: boolean): Promise<StoredFold> {
+    const key = live ? undefined : this.selectionKey(selection, 'fold');
+    return this.folds.get(key, signal, (buildSignal) =>
+      this.slicer.run(
+        foldStoredSteps({
+          sampleTypes: selection.header.sampleTypes,
+          period: selection.header.period,
+          defaultSampleType: selection.header.defaultSampleType,
+          windows: selection.windows,
+          catalog: selection.catalog,
+          pids: selection.pids,
+          filters: selection.filters,
+        }),
+        buildSignal,
+      ),
+    );
   }
 
   /** /api/timeline?type=cpu|offcpu&by=comm|process|pid|container|pod|tid[&from&to][&filters]: JSON, bounded. */
@@ -604,7 +669,12 @@ export class HttpServer {
       throw err;
     }
     if (!agent.hasProfile(kind)) return this.reject(res, route, 404, `the ${kind} profiler is not running (see hotpath serve --programs)`);
-    const sel = agent.history(kind, span.fromNs, span.toNs, []);
+    sendJson(res, JSON.stringify(this.timeline(kind, by, span, filters)));
+  }
+
+  /** The body of /api/timeline. */
+  private timeline(kind: 'cpu' | 'offcpu', by: FilterLabel, span: { fromNs: bigint; toNs: bigint }, filters: LabelFilters): object {
+    const sel = this.opts.agent.history(kind, span.fromNs, span.toNs, []);
     const timeline = timelineOf(sel.windows, sel.catalog, {
       by,
       filters,
@@ -613,7 +683,7 @@ export class HttpServer {
       unit: kind === 'cpu' ? 'samples' : 'seconds',
       top: MAX_TIMELINE_SERIES,
     });
-    sendJson(res, JSON.stringify({ type: kind, by, ...timeline }));
+    return { type: kind, by, ...timeline };
   }
 
   /** /api/heatmap?metric=runqlat|biolatency[&device&operation][&from&to]: per-window log2 latency counts. */

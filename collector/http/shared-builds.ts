@@ -4,52 +4,54 @@
 // a new window makes a new key). A build runs while anyone still waits for it; when the last waiter leaves
 // (client gone, shutdown) it is aborted.
 
-export interface SharedBuildsOptions {
+export interface SharedBuildsOptions<T> {
   /** Answers kept at most. */
   maxEntries: number;
   /** Bytes kept at most; an answer larger than half of it is not kept. */
   maxBytes: number;
+  /** An answer's size in bytes (default: its length, for byte arrays). */
+  sizeOf?: (answer: T) => number;
 }
 
-interface Inflight {
-  promise: Promise<Uint8Array>;
+interface Inflight<T> {
+  promise: Promise<T>;
   waiters: number;
   ctl: AbortController;
   settled: boolean;
 }
 
-export class SharedBuilds {
-  private readonly kept = new Map<string, Uint8Array>();
+export class SharedBuilds<T = Uint8Array> {
+  private readonly kept = new Map<string, { answer: T; bytes: number }>();
   private keptBytes = 0;
-  private readonly inflight = new Map<string, Inflight>();
+  private readonly inflight = new Map<string, Inflight<T>>();
   /** Requests answered from a kept answer or from another request's build. */
   shared = 0;
 
-  constructor(private readonly opts: SharedBuildsOptions) {}
+  constructor(private readonly opts: SharedBuildsOptions<T>) {}
 
   /**
    * The answer for `key`, built by `build` unless kept or being built. `key` undefined: always build, alone.
    * Rejects with `signal`'s reason when it aborts; the build goes on for other waiters.
    */
-  async get(key: string | undefined, signal: AbortSignal, build: (signal: AbortSignal) => Promise<Uint8Array>): Promise<Uint8Array> {
+  async get(key: string | undefined, signal: AbortSignal, build: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (key === undefined) return build(signal);
     const kept = this.kept.get(key);
     if (kept) {
       this.kept.delete(key); // most recently used last
       this.kept.set(key, kept);
       this.shared++;
-      return kept;
+      return kept.answer;
     }
     let entry = this.inflight.get(key);
     if (entry) {
       this.shared++;
     } else {
       const ctl = new AbortController();
-      const created: Inflight = { waiters: 0, ctl, settled: false, promise: Promise.resolve(new Uint8Array()) };
+      const created: Inflight<T> = { waiters: 0, ctl, settled: false, promise: Promise.resolve(undefined as T) };
       created.promise = build(ctl.signal)
-        .then((bytes) => {
-          this.keep(key, bytes);
-          return bytes;
+        .then((answer) => {
+          this.keep(key, answer);
+          return answer;
         })
         .finally(() => {
           created.settled = true;
@@ -69,14 +71,15 @@ export class SharedBuilds {
     }
   }
 
-  private keep(key: string, bytes: Uint8Array): void {
-    if (bytes.length > this.opts.maxBytes / 2) return;
-    this.kept.set(key, bytes);
-    this.keptBytes += bytes.length;
+  private keep(key: string, answer: T): void {
+    const bytes = this.opts.sizeOf ? this.opts.sizeOf(answer) : (answer as Uint8Array).length;
+    if (bytes > this.opts.maxBytes / 2) return;
+    this.kept.set(key, { answer, bytes });
+    this.keptBytes += bytes;
     while (this.kept.size > this.opts.maxEntries || this.keptBytes > this.opts.maxBytes) {
-      const [oldest, b] = this.kept.entries().next().value as [string, Uint8Array];
+      const [oldest, b] = this.kept.entries().next().value as [string, { bytes: number }];
       this.kept.delete(oldest);
-      this.keptBytes -= b.length;
+      this.keptBytes -= b.bytes;
     }
   }
 }

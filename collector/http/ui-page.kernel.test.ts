@@ -72,6 +72,10 @@ describe('the UI at / in a real browser (kernel)', () => {
     const readyMs = await page.locator('body').getAttribute('data-ready-ms');
     const windows = await page.locator('#timeline g.win').count();
     console.log(`ui: ${path}: first flamegraph in ${readyMs} ms after navigation (${windows} windows); test saw it after ${Date.now() - t0} ms`);
+    // A bar's tooltip, written on hover: its series, value and window.
+    await page.hover('#timeline g.win:last-of-type rect');
+    await expect.poll(() => page.locator('#tip').textContent(), { timeout: 5_000 }).toMatch(/^.+: [\d.]+k? samples \(\d/);
+    await page.mouse.move(0, 0);
     expect(errors).toEqual([]);
     return page;
   }
@@ -172,6 +176,8 @@ describe('the UI at / in a real browser (kernel)', () => {
     const [r, g, b] = (/rgb\((\d+),\s*(\d+),\s*(\d+)\)/.exec(fill) ?? []).slice(1).map(Number);
     expect(r, fill).toBeGreaterThan(g + 40);
     expect(r, fill).toBeGreaterThan(b + 40);
+    // The hint given when the base was pinned is gone once the range compared with it is chosen.
+    expect(await page.locator('#status').textContent()).not.toContain('Base pinned');
     await page.screenshot({ path: `${SHOTS}/5-compare.png`, fullPage: true });
 
     // Heatmaps: cells after fio ran, both metrics, with p50/p99 lines.

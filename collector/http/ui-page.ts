@@ -11,6 +11,8 @@ export interface UiPageOptions {
   latency: readonly string[];
   retentionSeconds: number;
   windowSeconds: number;
+  /** The timeline the page opens on (its /api/timeline query and answer), when the server has it at hand. */
+  timeline?: { query: string; data: object };
 }
 
 const STYLE = `
@@ -66,6 +68,7 @@ export function uiPage(opts: UiPageOptions): string {
     latency: opts.latency,
     retentionSeconds: opts.retentionSeconds,
     windowSeconds: opts.windowSeconds,
+    timeline: opts.timeline ?? null,
   }).replace(/</g, '\\u003c');
   const programs = opts.statuses
     .map((s) => `${escapeMarkup(s.program)}: ${s.attached ? 'attached' : `<b>not attached</b> (${escapeMarkup(s.error ?? '')})`}`)
