@@ -231,7 +231,7 @@ describe('scaling section at tiny sizes', () => {
     const b = syntheticWindow(fixture, 300, 5);
     expect(a).toEqual(b);
     expect(a).toHaveLength(300);
-    expect(new Set(a.map((s) => `${s.pid}/${s.tid}/${s.kernelStack.join(',')}/${s.userStack.join(',')}`)).size).toBe(300);
+    expect(new Set(a.map((s) => `${s.pid}/${s.tid}/${s.kernelStack.join(',')}/${Array.from(s.userStack).join(',')}`)).size).toBe(300);
     expect(a.every((s) => s.userStack.length >= 10 && s.userStack.length <= 30 && s.count >= 1)).toBe(true);
     expect(a.some((s) => s.kernelStack.length > 0)).toBe(true);
   });

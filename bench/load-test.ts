@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent as Dispatcher, request } from 'undici';
 import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
+import { SERVE_NODE_FLAGS } from '../collector/cli/node-flags.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,7 +61,7 @@ function record(route: string, ms: number, status: number | 'error', bytes = 0):
 
 function startAgent(): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--window', '1s', '--retention', '10m'], {
+    const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, ...nodeArgs, cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--window', '1s', '--retention', '10m'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

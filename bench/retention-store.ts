@@ -58,7 +58,7 @@ const freshRaw = () =>
     ...s,
     comm: Buffer.from(s.comm, 'latin1').toString('latin1'),
     kernelStack: s.kernelStack.map((a) => BigInt.asUintN(64, a + 0n)),
-    userStack: s.userStack.map((a) => BigInt.asUintN(64, a + 0n)),
+    userStack: Array.from(s.userStack, (a) => BigInt.asUintN(64, a + 0n)),
   }));
 const before = heapUsed();
 for (let i = 0; i < windows; i++) {

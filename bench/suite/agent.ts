@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { sleep, type ProcessGroup, type Tracked } from './procs.js';
+import { SERVE_NODE_FLAGS } from '../../collector/cli/node-flags.js';
 
 /** The repository root: the nearest directory above this file whose package.json is hotpath's. */
 export function repoRoot(): string {
@@ -28,7 +29,7 @@ export interface RunningAgent {
 export async function startAgent(group: ProcessGroup, root: string, args: string[], timeoutMs = 60_000): Promise<RunningAgent> {
   const cli = join(root, 'dist', 'collector', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build`);
-  const proc = group.start(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+  const proc = group.start(process.execPath, [...SERVE_NODE_FLAGS, cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const deadline = Date.now() + timeoutMs;
