@@ -39,20 +39,26 @@ const volatile struct io_config io_config = {};
 /* Written by user space between windows. */
 __u32 generation = 0;
 
-/* What a request carries from its start to its completion: 48 bytes. */
+/* What a request carries from its start to its completion: 56 bytes. */
 struct io_request {
-	__u64 issue_ns;   /* 0: not issued yet */
-	__u64 user_stack; /* hash in user_stacks_{generation % 3}; 0: none */
-	__u32 pid;        /* 0: a process the pid filter leaves out (the request is not counted) */
+	__u64 issue_ns;     /* 0: not issued yet */
+	__u64 kernel_stack; /* hash in stacks_{generation % 3}; 0: none */
+	__u64 user_stack;   /* hash in user_stacks_{generation % 3}; 0: none */
+	__u32 pid;          /* 0: a process the pid filter leaves out (the request is not counted) */
 	__u32 tid;
-	__s32 kernel_stack_id;
-	__u32 generation; /* of the stacks */
+	__u32 generation;   /* of the stacks */
+	__u32 pad;
 	char comm[TASK_COMM_LEN];
 };
 
-STACK_TRACE_MAP(stacks_0, STACK_MAP_ENTRIES);
-STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
-STACK_TRACE_MAP(stacks_2, STACK_MAP_ENTRIES);
+/* Kernel stacks in the layout of user stacks (struct user_stack: a length and the frames), keyed by a 64-bit
+ * hash of the frames: a stack-trace map (bpf_get_stackid) refuses a stack whose bucket holds another one, and
+ * its buckets are allocated up front. These hold only what is used. */
+BPF_MAP(stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_MAP(stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_MAP(stacks_2, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+/* The kernel stack being read (too large for the BPF stack; the user walk has its own scratch). */
+PERCPU_ARRAY_MAP(kernel_scratch, struct user_stack, 1);
 BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_2, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
@@ -77,6 +83,34 @@ struct walk_cache {
 /* By tid; the least recently used threads go first. */
 BPF_MAP(walks, BPF_MAP_TYPE_LRU_HASH, __u32, struct walk_cache, WALK_CACHE_ENTRIES, 0);
 
+/* The kernel stack of `current` into `stacks`; its key (never 0), or 0 when none was stored. */
+static __always_inline __u64 capture_kernel_stack(void *ctx, void *stacks)
+{
+	__u32 zero = 0;
+	struct user_stack *st = bpf_map_lookup_elem(&kernel_scratch, &zero);
+	__u64 hash = 0xcbf29ce484222325ULL;
+	long bytes;
+	__u32 i, n;
+
+	if (!st)
+		return 0;
+	bytes = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+	if (bytes <= 0)
+		return 0;
+	n = (__u32)bytes / sizeof(__u64);
+	st->len = n;
+	for (i = 0; i < MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		hash = (hash ^ st->ips[i]) * 0x9E3779B97F4A7C15ULL;
+		hash ^= hash >> 31;
+	}
+	if (hash == 0)
+		hash = 1;
+	bytes = bpf_map_update_elem(stacks, &hash, st, BPF_NOEXIST);
+	return bytes == 0 || bytes == -EEXIST ? hash : 0;
+}
+
 /* The stacks of `current` into `r`. */
 static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u32 pid, bool direct)
 {
@@ -88,7 +122,6 @@ static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u3
 	void *stacks, *user_stacks;
 	__u32 gen = generation;
 	__u64 hash = 0, ip, sp, bp;
-	int kid;
 
 	switch (gen % IO_STACK_MAPS) {
 	case 0: stacks = &stacks_0; user_stacks = &user_stacks_0; break;
@@ -96,10 +129,9 @@ static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u3
 	default: stacks = &stacks_2; user_stacks = &user_stacks_2; break;
 	}
 	r->generation = gen;
-	kid = bpf_get_stackid(ctx, stacks, 0);
-	if (kid < 0)
+	r->kernel_stack = capture_kernel_stack(ctx, stacks);
+	if (!r->kernel_stack)
 		count_lost(&lost, IO_LOST_KERNEL_STACK);
-	r->kernel_stack_id = kid;
 	r->user_stack = 0;
 	/* Kernel threads (writeback, kblockd) have no user stack. */
 	if (!TASK_FIELD(direct, task, mm))
@@ -207,11 +239,10 @@ static __always_inline int on_complete(u64 *ctx, bool direct)
 	k.tid = r->tid;
 	__builtin_memcpy(k.comm, r->comm, TASK_COMM_LEN);
 	if (gen - r->generation <= 1) {
-		k.kernel_stack_id = r->kernel_stack_id;
+		k.kernel_stack = r->kernel_stack;
 		k.user_stack = r->user_stack;
 		k.stack_map = r->generation % IO_STACK_MAPS;
 	} else {
-		k.kernel_stack_id = -1;
 		k.stack_map = gen % IO_STACK_MAPS;
 		count_lost(&lost, IO_LOST_STACK_EXPIRED);
 	}

@@ -7,18 +7,19 @@
 /* Kernel and user stack maps rotate over three generations (see io.bpf.c). */
 #define IO_STACK_MAPS 3
 
-/* Key of the per-window aggregation: 56 bytes. The operation classes are enum bio_op of biolatency.h. */
+/* Key of the per-window aggregation: 56 bytes. The operation classes are enum bio_op of biolatency.h.
+ * Both stacks are keyed by a 64-bit hash of their frames in our own hash maps, so that no stack is lost to the
+ * bucket collisions of a stack-trace map (bpf_get_stackid's -EEXIST, a few per window on a busy machine). */
 struct io_key {
 	__u32 pid; /* tgid of the task that submitted the request */
 	__u32 tid;
-	__s32 kernel_stack_id; /* id in stacks_{stack_map}; < 0: none */
-	__u32 stack_map;       /* generation % IO_STACK_MAPS when the stacks were taken (kernel and user) */
-	__u64 user_stack;      /* 64-bit hash of the frames, key in user_stacks_{stack_map}; 0: none */
+	__u32 stack_map;     /* generation % IO_STACK_MAPS when the stacks were taken (kernel and user) */
+	__u32 op;            /* enum bio_op */
+	__u64 kernel_stack;  /* 64-bit hash of the frames, key in stacks_{stack_map}; 0: none */
+	__u64 user_stack;    /* 64-bit hash of the frames, key in user_stacks_{stack_map}; 0: none */
 	char comm[TASK_COMM_LEN];
 	__u32 major; /* the request's disk; 0:0 when it has none */
 	__u32 minor;
-	__u32 op;    /* enum bio_op */
-	__u32 pad;
 };
 
 /* 16 bytes. */
@@ -28,7 +29,7 @@ struct io_value {
 };
 
 enum io_lost_reason {
-	IO_LOST_KERNEL_STACK = 0,     /* collision or no room in the stack map: time kept without it */
+	IO_LOST_KERNEL_STACK = 0,     /* no kernel frame read, or the stack map was full: time kept without it */
 	IO_LOST_USER_STACK = 1,       /* the walk found no frame, or the user stack map was full: time kept */
 	IO_LOST_COUNTS_MAP_FULL = 2,  /* the request is not counted */
 	IO_LOST_STACK_EXPIRED = 3,    /* issued two windows before it completed: time kept without stacks */

@@ -29,7 +29,8 @@ export interface RawStackSample {
   comm: string;
   /** Empty when there was no stack of that kind (or it was lost: see the window's `lost`). */
   kernelStack: bigint[];
-  userStack: bigint[];
+  /** Leaf first: an array, or a view of a drained buffer's copy (layouts/unwind.ts copyUserStack). */
+  userStack: ArrayLike<bigint>;
   /**
    * The program's 64-bit hash of the user stack's frames (own user-stack maps), the same in every window for
    * the same frames: the symbolizer keeps a process's symbolized stacks by it across windows.
@@ -71,7 +72,8 @@ export interface StackCountEntry {
   pid: number;
   tid: number;
   comm: string;
-  kernelStackId: number;
+  /** A stack-trace map id (< 0: none), or with `kernelStacks` a key in the program's own maps (0n: none). */
+  kernelStackId: number | bigint;
   userStackId: number | bigint;
   stackMap: number;
   count: number;
@@ -91,7 +93,7 @@ export interface StackCountEntry {
  */
 export interface OwnStackMaps {
   maps: BpfMap[];
-  decode(value: Buffer): bigint[];
+  decode(value: Buffer): ArrayLike<bigint>;
   rotate?: boolean;
 }
 
@@ -102,6 +104,11 @@ export interface WindowProtocolOptions {
   bss: BpfMap;
   counts: [BpfMap, BpfMap];
   stacks: BpfMap[];
+  /**
+   * Set when `stacks` are the program's own hash maps (u64 keys, values this decodes) instead of stack-trace
+   * maps: the entries' kernelStackId is then a bigint key.
+   */
+  kernelStacks?: { decode(value: Buffer): bigint[] };
   /**
    * User stacks in the program's own maps, a pair written like the counts (generation % 2): a count and the
    * user stack it references are written in the same window. Default: user stacks are in `stacks`.
@@ -186,18 +193,21 @@ export class WindowProtocol {
     const entries: StackCountEntry[] = [];
     counts[ended % 2].drainBatch((k, v) => entries.push(decodeEntry(k, v, ended)));
 
-    const idBuf = Buffer.alloc(4);
+    const ownKernel = this.opts.kernelStacks;
+    const idBuf = Buffer.alloc(ownKernel ? 8 : 4);
     const stackBuf = Buffer.alloc(stacks[0].valueSize);
-    const kernelStackOf = cachedStacks((map, id: number) => {
+    const kernelStackOf = cachedStacks((map, id: number | bigint) => {
       const stackMap = stacks[map];
       if (stackMap === undefined) return null;
-      idBuf.writeUInt32LE(id, 0);
-      return stackMap.lookup(idBuf, stackBuf) ? decodeStack(stackBuf) : null;
-    });
+      if (typeof id === 'bigint') idBuf.writeBigUInt64LE(id, 0);
+      else idBuf.writeUInt32LE(id, 0);
+      if (!stackMap.lookup(idBuf, stackBuf)) return null;
+      return ownKernel ? ownKernel.decode(stackBuf) : decodeStack(stackBuf);
+    }, NO_KERNEL_STACK);
     // The program's own user stacks belong to the window of the counts that reference them: the window's map
     // is read and emptied in batches, not looked up key by key.
     const own = this.opts.userStacks;
-    const ownStacks = new Map<bigint, bigint[]>();
+    const ownStacks = new Map<bigint, ArrayLike<bigint>>();
     if (own && !own.rotate) own.maps[ended % 2].drainBatch((k, v) => ownStacks.set(k.readBigUInt64LE(0), own.decode(v)));
     // Rotating maps outlive the window: their stacks are looked up one by one and freed with the kernel stacks.
     const userKey = Buffer.alloc(8);
@@ -208,13 +218,16 @@ export class WindowProtocol {
       if (m === undefined) return null;
       userKey.writeBigUInt64LE(id, 0);
       return m.lookup(userKey, userValue) ? own.decode(userValue) : null;
-    });
+    }, NO_USER_STACK);
     const samples: RawStackSample[] = entries.map((e) => {
       const sample: RawStackSample = {
         pid: e.pid,
         tid: e.tid,
         comm: e.comm,
-        kernelStack: e.kernelStackId < 0 ? [] : kernelStackOf.get(e.stackMap, e.kernelStackId),
+        kernelStack:
+          typeof e.kernelStackId === 'bigint'
+            ? e.kernelStackId === 0n ? [] : kernelStackOf.get(e.stackMap, e.kernelStackId)
+            : e.kernelStackId < 0 ? [] : kernelStackOf.get(e.stackMap, e.kernelStackId),
         userStack:
           typeof e.userStackId === 'bigint'
             ? e.userStackId === 0n ? [] : ownStackOf.get(e.stackMap, e.userStackId)
@@ -237,7 +250,8 @@ export class WindowProtocol {
     // The oldest stack map any later window could still reference is freed before the programs reuse it.
     const recycledIndex = (ended + stacks.length - (stackLifetime - 1)) % stacks.length;
     const recycled = stacks[recycledIndex];
-    for (const key of recycled.keys()) recycled.delete(key);
+    if (ownKernel) recycled.drainBatch(() => undefined);
+    else for (const key of recycled.keys()) recycled.delete(key);
     if (own?.rotate) own.maps[recycledIndex].drainBatch(() => undefined);
 
     const notFound = kernelStackOf.notFound + ownStackOf.notFound;
@@ -246,25 +260,33 @@ export class WindowProtocol {
 }
 
 /** Stack reads cached per (map, id) for one window; counts ids whose stack was not there. */
-function cachedStacks<Id extends number | bigint>(read: (map: number, id: Id) => bigint[] | null) {
-  const cache = new Map<string, bigint[] | null>();
+/** Shared empty stacks (read-only, like every drained stack). */
+const NO_KERNEL_STACK: bigint[] = [];
+const NO_USER_STACK: ArrayLike<bigint> = [];
+
+function cachedStacks<Id extends number | bigint, Stack extends ArrayLike<bigint>>(read: (map: number, id: Id) => Stack | null, empty: Stack) {
+  // By map, then id: no key string per sample.
+  const cache = new Map<number, Map<Id, Stack | null>>();
+  let size = 0;
   return {
     notFound: 0,
-    get(map: number, id: Id): bigint[] {
-      const key = `${map}:${id}`;
-      let s = cache.get(key);
+    get(map: number, id: Id): Stack {
+      let byId = cache.get(map);
+      if (byId === undefined) cache.set(map, (byId = new Map()));
+      let s = byId.get(id);
       if (s === undefined) {
         s = read(map, id);
-        cache.set(key, s);
+        byId.set(id, s);
+        size++;
       }
       if (s === null) {
         this.notFound++;
-        return [];
+        return empty;
       }
       return s;
     },
     get size(): number {
-      return cache.size;
+      return size;
     },
   };
 }

@@ -207,7 +207,7 @@ describe('mirrors of programs/io.h against io.bpf.o', () => {
     const key = Buffer.alloc(io.IO_KEY_SIZE);
     key.writeUInt32LE(301, btf.offsetOf('io_key', 'pid'));
     key.writeUInt32LE(302, btf.offsetOf('io_key', 'tid'));
-    key.writeInt32LE(303, btf.offsetOf('io_key', 'kernel_stack_id'));
+    key.writeBigUInt64LE(0x303n, btf.offsetOf('io_key', 'kernel_stack'));
     key.writeUInt32LE(1, btf.offsetOf('io_key', 'stack_map'));
     key.writeBigUInt64LE(0xdefn, btf.offsetOf('io_key', 'user_stack'));
     key.write('dd\0', btf.offsetOf('io_key', 'comm'), 'latin1');
@@ -216,7 +216,7 @@ describe('mirrors of programs/io.h against io.bpf.o', () => {
     key.writeUInt32LE(3, btf.offsetOf('io_key', 'op'));
     expect(btf.lengthOf('io_key', 'comm')).toBe(common.TASK_COMM_LEN);
     expect(io.decodeIoKey(key)).toEqual({
-      pid: 301, tid: 302, kernelStackId: 303, stackMap: 1, userStack: 0xdefn, comm: 'dd', major: 8, minor: 16, operation: 'discard',
+      pid: 301, tid: 302, kernelStack: 0x303n, stackMap: 1, userStack: 0xdefn, comm: 'dd', major: 8, minor: 16, operation: 'discard',
     });
     const value = Buffer.alloc(io.IO_VALUE_SIZE);
     value.writeBigUInt64LE(5n, btf.offsetOf('io_value', 'total_ns'));
@@ -235,7 +235,9 @@ describe('mirrors of programs/io.h against io.bpf.o', () => {
 
   it('has io.IO_STACK_MAPS kernel and user stack maps and lost counters by enum io_lost_reason', () => {
     for (let i = 0; i < io.IO_STACK_MAPS; i++) {
-      expect(btf.mapNumber(`stacks_${i}`, 'value_size')).toBe(common.STACK_TRACE_SIZE);
+      // Kernel stacks are in our own hash maps too, in the user stacks' layout (not a stack-trace map).
+      expect(btf.mapTypeSize(`stacks_${i}`, 'value')).toBe(unwind.USER_STACK_SIZE);
+      expect(btf.mapTypeSize(`stacks_${i}`, 'key')).toBe(8);
       expect(btf.mapTypeSize(`user_stacks_${i}`, 'value')).toBe(unwind.USER_STACK_SIZE);
     }
     expect(btf.has('VAR', `stacks_${io.IO_STACK_MAPS}`)).toBe(false);

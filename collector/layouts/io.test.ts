@@ -10,17 +10,17 @@ describe('io layouts (programs/io.h)', () => {
     const key = Buffer.alloc(56);
     key.writeUInt32LE(1234, 0);
     key.writeUInt32LE(1240, 4);
-    key.writeInt32LE(-14, 8);
-    key.writeUInt32LE(2, 12);
-    key.writeBigUInt64LE(0xfedcba9876543210n, 16);
-    key.write('fio\0garbage', 24, 'latin1');
-    key.writeUInt32LE(254, 40);
-    key.writeUInt32LE(16, 44);
-    key.writeUInt32LE(1, 48);
+    key.writeUInt32LE(2, 8);
+    key.writeUInt32LE(1, 12);
+    key.writeBigUInt64LE(0x8000000000000001n, 16);
+    key.writeBigUInt64LE(0xfedcba9876543210n, 24);
+    key.write('fio\0garbage', 32, 'latin1');
+    key.writeUInt32LE(254, 48);
+    key.writeUInt32LE(16, 52);
     expect(decodeIoKey(key)).toEqual({
-      pid: 1234, tid: 1240, kernelStackId: -14, stackMap: 2, userStack: 0xfedcba9876543210n, comm: 'fio', major: 254, minor: 16, operation: 'write',
+      pid: 1234, tid: 1240, kernelStack: 0x8000000000000001n, stackMap: 2, userStack: 0xfedcba9876543210n, comm: 'fio', major: 254, minor: 16, operation: 'write',
     });
-    key.writeUInt32LE(77, 48);
+    key.writeUInt32LE(77, 12);
     expect(decodeIoKey(key).operation).toBe('other');
     const value = Buffer.alloc(16);
     value.writeBigUInt64LE(3_000_000_000n, 0);

@@ -6,10 +6,10 @@ import { BIO_OPERATIONS, type BioOperation } from './biolatency.js';
 
 export const IO_HEADER = 'programs/io.h';
 /**
- * struct io_key: u32 pid, u32 tid, s32 kernel_stack_id, u32 stack_map, u64 user_stack, char comm[16],
- * u32 major, u32 minor, u32 op, u32 pad.
+ * struct io_key: u32 pid, u32 tid, u32 stack_map, u32 op, u64 kernel_stack, u64 user_stack, char comm[16],
+ * u32 major, u32 minor.
  */
-export const IO_KEY_SIZE = 24 + TASK_COMM_LEN + 16;
+export const IO_KEY_SIZE = 32 + TASK_COMM_LEN + 8;
 export const IO_VALUE_SIZE = 16;
 export const IO_STACK_MAPS = 3;
 /** struct io_config: struct pid_filter, u32 unwind_tables, u32 issue_rq_arg. */
@@ -19,8 +19,8 @@ export interface IoKey {
   /** The process (tgid) that submitted the request. */
   pid: number;
   tid: number;
-  /** Id in stacks_{stackMap}; < 0: none. */
-  kernelStackId: number;
+  /** Key (a 64-bit hash of the frames) in stacks_{stackMap}; 0n: none. */
+  kernelStack: bigint;
   /** Which stacks_N and user_stacks_N maps the ids index. */
   stackMap: number;
   /** Key (a 64-bit hash of the frames) in user_stacks_{stackMap}; 0n: none. */
@@ -43,13 +43,13 @@ export function decodeIoKey(buf: Buffer): IoKey {
   return {
     pid: buf.readUInt32LE(0),
     tid: buf.readUInt32LE(4),
-    kernelStackId: buf.readInt32LE(8),
-    stackMap: buf.readUInt32LE(12),
-    userStack: buf.readBigUInt64LE(16),
-    comm: decodeComm(buf.subarray(24, 24 + TASK_COMM_LEN)),
-    major: buf.readUInt32LE(40),
-    minor: buf.readUInt32LE(44),
-    operation: BIO_OPERATIONS[buf.readUInt32LE(48)] ?? 'other',
+    stackMap: buf.readUInt32LE(8),
+    kernelStack: buf.readBigUInt64LE(16),
+    userStack: buf.readBigUInt64LE(24),
+    comm: decodeComm(buf.subarray(32, 32 + TASK_COMM_LEN)),
+    major: buf.readUInt32LE(48),
+    minor: buf.readUInt32LE(52),
+    operation: BIO_OPERATIONS[buf.readUInt32LE(12)] ?? 'other',
   };
 }
 

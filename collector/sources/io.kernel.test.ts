@@ -93,23 +93,27 @@ async function directIoRun(start: (pid: number) => IoSource, count: number, besi
 
 describe('IoSource', () => {
   for (const [variant, count] of [['tp_btf', 6000], ['raw_tp', 2000]] as const) {
-    it(`${variant}: a program doing direct I/O from do_direct_io owns >= 90% of the io time and all its requests`, async () => {
+    it(`${variant}: do_direct_io holds >= 90% of the io time of a program doing direct I/O, and the program all its requests`, async () => {
       const disk = diskOf(dataDir);
       const { pid, bias, windows, samples, done } = await directIoRun(() => IoSource.start({ variant: variant as AttachVariant }), count);
       expect(collector!.variant).toBe(variant);
       expect(collector!.submitterHook).toBe(true);
       expect(done).toBe(count);
       expect(windows.length).toBeGreaterThanOrEqual(2);
-      const inFn = (s: RawStackSample) => s.pid === pid && s.userStack.some((a) => a >= bias + fnRange.start && a < bias + fnRange.end);
-      const total = sumOf(samples, (s) => s.totalNs ?? 0);
-      const fnTime = sumOf(samples.filter(inFn), (s) => s.totalNs ?? 0);
+      const inFn = (s: RawStackSample) => s.pid === pid && Array.from(s.userStack).some((a) => a >= bias + fnRange.start && a < bias + fnRange.end);
+      // The program's own time: other processes' I/O in the same windows (the test runner's writeback once took
+      // 29% of the machine's io time) is the machine's doing; that the program's requests are its own, not a
+      // dispatcher's, is the request count's check below.
       const mine = samples.filter((s) => s.pid === pid);
+      const total = sumOf(mine, (s) => s.totalNs ?? 0);
+      const fnTime = sumOf(samples.filter(inFn), (s) => s.totalNs ?? 0);
+      const othersTime = sumOf(samples, (s) => s.totalNs ?? 0) - total;
       const requests = sumOf(mine, (s) => s.count);
       const reads = sumOf(mine.filter((s) => s.labels?.operation === 'read'), (s) => s.count);
       const others = [...new Set(samples.filter((s) => s.pid !== pid).map((s) => s.comm))];
       console.log(`io ${variant}: ${count} direct I/Os; ${requests} requests for the program (${reads} reads), ` +
-        `do_direct_io ${((100 * fnTime) / total).toFixed(1)}% of ${(total / 1e6).toFixed(1)} ms of io time ` +
-        `(others: ${others.join(', ') || 'none'}), ${windows.length} windows`);
+        `do_direct_io ${((100 * fnTime) / total).toFixed(1)}% of its ${(total / 1e6).toFixed(1)} ms of io time ` +
+        `(others: ${others.join(', ') || 'none'}, ${(othersTime / 1e6).toFixed(1)} ms), ${windows.length} windows`);
       expect(fnTime / total).toBeGreaterThanOrEqual(0.9);
       // Every I/O is one request, attributed to the program that submitted it (not to whoever dispatched it).
       expect(Math.abs(requests - count) / count).toBeLessThanOrEqual(0.02);
@@ -164,7 +168,7 @@ describe('IoSource', () => {
     const { pid, bias, samples, done } = await directIoRun(() => IoSource.start(), 2000, undefined, true);
     const through = (name: string) => {
       const r = rangeOf(name);
-      return sumOf(samples.filter((s) => s.pid === pid && s.userStack.some((a) => a >= bias + r.start && a < bias + r.end)), (s) => s.count);
+      return sumOf(samples.filter((s) => s.pid === pid && Array.from(s.userStack).some((a) => a >= bias + r.start && a < bias + r.end)), (s) => s.count);
     };
     const [a, b] = [through('path_a'), through('path_b')];
     console.log(`io split: ${done} I/Os, ${a} through path_a, ${b} through path_b`);
@@ -200,4 +204,34 @@ describe('IoSource', () => {
     expect(Math.abs(oursFio - fioIos) / fioIos).toBeLessThanOrEqual(0.02);
     expect(Math.abs(ours - theirCount) / theirCount).toBeLessThanOrEqual(0.02);
   });
+
+  it('keeps the kernel stack of every request of stress-ng --iomix and --hdd (many distinct stacks, no bucket collisions)', async () => {
+    collector = IoSource.start();
+    await collector.drain();
+    const stress = runToCompletion('stress-ng', ['--iomix', '2', '--hdd', '1', '--timeout', '6', `--temp-path=${dataDir}`]);
+    const windows: StackWindow[] = [];
+    let running = true;
+    void stress.finally(() => (running = false)).catch(() => undefined);
+    while (running) {
+      await sleep(500);
+      windows.push(await collector.drain());
+    }
+    await stress;
+    windows.push(await collector.drain());
+    const samples = windows.flatMap((w) => w.samples);
+    const lost = (reason: string) => windows.reduce((n, w) => n + (w.lost[reason] ?? 0), 0);
+    const stressSamples = samples.filter((s) => s.comm.startsWith('stress-ng'));
+    const requests = sumOf(stressSamples, (s) => s.count);
+    const distinct = new Set(stressSamples.map((s) => s.kernelStack.join(','))).size;
+    const withKernel = sumOf(stressSamples.filter((s) => s.kernelStack.length > 0), (s) => s.count);
+    console.log(`io stress-ng: ${requests} requests, ${distinct} distinct kernel stacks, ${withKernel} with one; ` +
+      `lost io_kernel_stack ${lost('io_kernel_stack')}, stack_not_found ${lost('stack_not_found')}, io_stack_expired ${lost('io_stack_expired')}`);
+    // A stack-trace map (bpf_get_stackid) lost 264 kernel stacks to bucket collisions in 20 s of this load.
+    expect(requests).toBeGreaterThan(1000);
+    expect(distinct).toBeGreaterThan(20);
+    expect(lost('io_kernel_stack')).toBe(0);
+    expect(lost('stack_not_found')).toBe(0);
+    // Requests whose stacks expired (in flight over two window flips) carry none; every other one has its own.
+    expect(withKernel).toBeGreaterThanOrEqual(requests - lost('io_stack_expired'));
+  }, 30_000);
 });

@@ -8,11 +8,11 @@ import { AttachedTwins, type AttachVariant } from '../bpf/load-twins.js';
 import type { BpfObject } from '../bpf/libbpf.js';
 import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
 import { decodeIoKey, decodeIoValue, encodeIoConfig, IO_HEADER, IO_KEY_SIZE, IO_LOST_REASONS, IO_STACK_MAPS, IO_VALUE_SIZE } from '../layouts/io.js';
-import { decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
-import { ProcessTables } from '../unwind/process-tables.js';
+import { copyUserStack, decodeUserStack, USER_STACK_SIZE } from '../layouts/unwind.js';
+import type { ProcessTables } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
 import { blockDeviceName, issueRequestArgFromBtf, readKernelBtf } from './biolatency.js';
-import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
+import { DEFAULT_UNWIND_TABLE_BYTES, readUnwindStats, walkerTables, type SharedUnwindTables, type UnwindMode, type UnwindStats } from './cpu.js';
 import type { ProgramStats, StackSource } from './types.js';
 
 export interface IoSourceOptions {
@@ -83,19 +83,16 @@ export class IoSource implements StackSource {
       },
       (object) => {
         for (const name of ['counts_0', 'counts_1']) object.map(name).checkLayout(IO_KEY_SIZE, IO_VALUE_SIZE, IO_HEADER);
-        for (let i = 0; i < IO_STACK_MAPS; i++) object.map(`user_stacks_${i}`).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
+        for (let i = 0; i < IO_STACK_MAPS; i++) {
+          for (const name of [`stacks_${i}`, `user_stacks_${i}`]) object.map(name).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
+        }
       },
       opts.variant,
     );
     try {
       const source = new IoSource(twins, submitterHook);
       if (!submitterHook) opts.log?.('hotpath: io: no block_io_start in this kernel (before 6.5): requests go to the task that issued them to the driver');
-      if (walker) {
-        source.ownTables = !shared;
-        source.tables =
-          shared?.tables ?? new ProcessTables({ rows: twins.object.map('unwind_rows'), procs: twins.object.map('unwind_procs'), log: opts.log });
-        source.tables.refresh(opts.pids && opts.pids.length > 0 ? opts.pids : source.tables.allPids());
-      }
+      if (walker) ({ tables: source.tables, ownTables: source.ownTables } = walkerTables(twins.object, shared, opts.pids, opts.log));
       return source;
     } catch (err) {
       twins.close();
@@ -171,9 +168,10 @@ export class IoSource implements StackSource {
       bss: o.map('.bss'),
       counts: [o.map('counts_0'), o.map('counts_1')],
       stacks: Array.from({ length: IO_STACK_MAPS }, (_, i) => o.map(`stacks_${i}`)),
+      kernelStacks: { decode: decodeUserStack },
       userStacks: {
         maps: Array.from({ length: IO_STACK_MAPS }, (_, i) => o.map(`user_stacks_${i}`)),
-        decode: decodeUserStack,
+        decode: copyUserStack,
         rotate: true,
       },
       // Stacks are taken when a request starts and counted when it completes, possibly one window later.
@@ -182,7 +180,7 @@ export class IoSource implements StackSource {
         const k = decodeIoKey(key);
         const { totalNs, count } = decodeIoValue(value);
         return {
-          pid: k.pid, tid: k.tid, comm: k.comm, kernelStackId: k.kernelStackId, userStackId: k.userStack, stackMap: k.stackMap,
+          pid: k.pid, tid: k.tid, comm: k.comm, kernelStackId: k.kernelStack, userStackId: k.userStack, stackMap: k.stackMap,
           count: Number(count), totalNs: Number(totalNs), labels: this.labelsOf(k.major, k.minor, k.operation),
         };
       },
