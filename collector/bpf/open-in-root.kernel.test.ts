@@ -274,7 +274,10 @@ describe.each(RESOLVERS)('openInRoot by %s (kernel)', (resolver) => {
         // Only the path's file inside the root, whichever a/ was at the step that looked it up (or nothing, when a/
         // was swapped between two steps of a walk: the names below it then lead nowhere).
         const direct = swapWith === 'to-slash' ? 'inside, deep' : 'inside';
-        expect([...seen.keys()].filter((k) => ![direct, viaLink, 'ENOENT', 'ENOTDIR'].includes(k)), swapWith).toEqual([]);
+        // openat2 may also refuse a lookup that the rename raced (EAGAIN, after openInRoot's retries): refused, not
+        // escaped (it came back 1 time in a CI run's 1 s of swaps).
+        const refusals = resolver === 'openat2' ? ['ENOENT', 'ENOTDIR', 'EAGAIN'] : ['ENOENT', 'ENOTDIR'];
+        expect([...seen.keys()].filter((k) => ![direct, viaLink, ...refusals].includes(k)), swapWith).toEqual([]);
         expect(seen.get(direct), swapWith).toBeGreaterThan(0);
         expect(seen.get(viaLink), `${swapWith}: the swapped symlink was seen and followed inside the root`).toBeGreaterThan(0);
       }

@@ -34,6 +34,10 @@ const EPERM = 1;
 const ENOTDIR = 20;
 const ENAMETOOLONG = 36;
 const ENOSYS = 38;
+/** openat2 with RESOLVE_IN_ROOT: a rename or mount raced a `..` step, so the kernel could not vouch for it. */
+export const EAGAIN = 11;
+/** Tries of openat2 while it answers EAGAIN: one race is ordinary, a path renamed on every try is refused. */
+const RACED_TRIES = 4;
 /** What a refused link (magic link, loop, too many links) answers: -ELOOP. */
 export const ELOOP = 40;
 
@@ -91,11 +95,14 @@ export function forceInRootResolver(resolver: InRootResolver | null): void {
  * openInRoot opens `path` relative to the directory `rootFd` as if `rootFd` were `/`: absolute symlinks and `..`
  * never leave it, /proc magic links are refused (ELOOP), at most 40 symlinks are followed (ELOOP). `flags` are
  * open(2) flags (the caller adds O_CLOEXEC). By openat2 (5.6+), else by the user-space walk above. Returns the
- * fd, or -errno. Never throws.
+ * fd, or -errno: -EAGAIN when renames kept racing the lookup (openat2 only; retried a few times first). Never throws.
  */
 export function openInRoot(rootFd: number, path: string, flags: number): number {
   if (choice().resolver === 'user-space') return walkInRoot(rootFd, path, flags);
-  const fd = openat2InRoot(rootFd, path, flags);
+  let fd = openat2InRoot(rootFd, path, flags);
+  // openat2(2): EAGAIN when a rename or mount during the lookup means a `..` could have left the root; the caller
+  // may try again. A path still racing after that is given up (-EAGAIN): refused, never resolved outside.
+  for (let i = 1; fd === -EAGAIN && i < RACED_TRIES; i++) fd = openat2InRoot(rootFd, path, flags);
   if (fd !== -ENOSYS) return fd;
   // Refused after the probe (a seccomp filter installed since): walk from now on.
   chosen = { resolver: 'user-space', why: `openat2: ${errnoMessage(ENOSYS)}` };

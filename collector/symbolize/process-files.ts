@@ -9,7 +9,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ELOOP, openInRoot } from '../bpf/open-in-root.js';
+import { EAGAIN, ELOOP, openInRoot } from '../bpf/open-in-root.js';
 import { readBounded } from './file-reads.js';
 import type { ProcMapping } from './proc-maps.js';
 
@@ -23,7 +23,8 @@ export const SAFE_READ_FLAGS = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
 
 /**
  * Why a file was not opened. `not-regular` and `too-large` were refused after fstat, before any read;
- * `link-refused` on the way there (a /proc magic link, or a symlink loop: ELOOP from the resolver).
+ * `link-refused` on the way there (a /proc magic link, or a symlink loop: ELOOP from the resolver; or a path whose
+ * directories kept being renamed during the lookup: EAGAIN from openat2 after its retries).
  */
 export type OpenRefusal = 'missing' | 'not-regular' | 'too-large' | 'link-refused';
 
@@ -54,7 +55,7 @@ export interface SafeOpenOptions {
 export function openRegularInRoot(rootFd: number, p: string, options: SafeOpenOptions = {}): OpenResult {
   if (!p.startsWith('/') || p.includes('\0')) return { ok: false, reason: 'missing' };
   const pathFd = openInRoot(rootFd, p, O_PATH | O_CLOEXEC | (options.followLast === false ? O_NOFOLLOW : 0));
-  if (pathFd < 0) return { ok: false, reason: pathFd === -ELOOP ? 'link-refused' : 'missing' };
+  if (pathFd < 0) return { ok: false, reason: pathFd === -ELOOP || pathFd === -EAGAIN ? 'link-refused' : 'missing' };
   return reopenRegular(pathFd, options.maxBytes);
 }
 
