@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CPU sampling: runs on every software cpu-clock perf event, records the kernel and user stacks of the
- * interrupted task and counts samples per (process, thread, comm, stacks) in the kernel. Kernel stacks go to
- * stack trace maps; user stacks are walked by programs/unwind.bpf.h (tables, else frame pointers) and kept in
- * our own hash maps keyed by a 64-bit hash of their frames, so no user stack is lost to an id collision.
+ * interrupted task and counts samples per (process, thread, comm, stacks) in the kernel. User stacks are walked by
+ * programs/unwind.bpf.h (tables, else frame pointers); both stacks are kept in our own hash maps keyed by a
+ * 64-bit hash of their frames (programs/kernel-stack.bpf.h), so no stack is lost to an id collision.
  *
  * Double buffering (the window protocol, collector/bpf/window-protocol.ts): the aggregation maps come in
  * pairs and `generation & 1` selects the pair the program writes; user space bumps the generation, waits for
@@ -15,6 +15,7 @@
 #include "common.bpf.h"
 #include "cpu-profile.h"
 #include "unwind.bpf.h"
+#include "kernel-stack.bpf.h"
 #include "offcpu-record.bpf.h"
 
 #define STACK_MAP_ENTRIES 16384
@@ -26,9 +27,9 @@ const volatile struct cpu_profile_config cpu_config = {};
 /* The window generation: bumped by user space at each drain; the first (and only) .bss variable. */
 __u32 generation = 0;
 
-STACK_TRACE_MAP(stacks_0, STACK_MAP_ENTRIES);
-STACK_TRACE_MAP(stacks_1, STACK_MAP_ENTRIES);
 /* Allocated as stacks arrive: a window holds far fewer distinct stacks than the bound. */
+BPF_MAP(stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
+BPF_MAP(stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 HASH_MAP(counts_0, struct cpu_sample_key, struct cpu_sample_value, COUNTS_MAP_ENTRIES);
@@ -97,7 +98,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 	struct cpu_sample_value first, *v;
 	__u64 hash = 0, cpu_ns = cpu_config.period_ns;
 	struct user_stack *ustack;
-	int kid;
+	bool refused;
 
 	key.pid = id >> 32;
 	key.tid = (__u32)id;
@@ -116,11 +117,10 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, bool walker)
 		user_stacks = &user_stacks_1;
 	}
 
-	/* -EFAULT for a kernel stack means the sample hit user mode: no kernel stack, nothing lost. */
-	kid = bpf_get_stackid(ctx, stacks, 0);
-	if (kid == -EEXIST)
-		count_lost(&lost, LOST_KERNEL_STACK_COLLISION);
-	key.kernel_stack_id = kid;
+	/* No kernel stack when the sample hit user mode: nothing lost. */
+	key.kernel_stack = kernel_stack_stored(ctx, stacks, &refused);
+	if (refused)
+		count_lost(&lost, LOST_KERNEL_STACKS_MAP_FULL);
 
 	struct task_struct *task = bpf_get_current_task_btf();
 	/* Wall: the thread's CPU time since its switch-in or its previous sample. A thread not seen coming in (on CPU

@@ -8,8 +8,7 @@
 struct cpu_sample_key {
 	__u32 pid; /* tgid: the process */
 	__u32 tid;
-	__s32 kernel_stack_id; /* id in stacks_N (a stack trace map); < 0: none (the negative errno) */
-	__u32 pad;
+	__u64 kernel_stack; /* 64-bit hash of the frames, key in stacks_N (programs/kernel-stack.bpf.h); 0: none */
 	__u64 user_stack; /* 64-bit hash of the frames, key in user_stacks_N; 0: no user stack */
 	char comm[TASK_COMM_LEN];
 };
@@ -26,7 +25,7 @@ struct cpu_sample_value {
 
 /* Indexes of the lost-sample counters (per-CPU array, cumulative). */
 enum cpu_lost_reason {
-	LOST_KERNEL_STACK_COLLISION = 0,
+	LOST_KERNEL_STACKS_MAP_FULL = 0, /* a kernel stack the window's map had no room for */
 	LOST_USER_STACKS_MAP_FULL = 1,
 	LOST_USER_STACK_MISSING = 2,
 	LOST_COUNTS_MAP_FULL = 3,

@@ -25,6 +25,7 @@
 #include "block.bpf.h"
 #include "io.h"
 #include "unwind.bpf.h"
+#include "kernel-stack.bpf.h"
 
 #define STACK_MAP_ENTRIES 2048
 #define COUNTS_MAP_ENTRIES 4096
@@ -51,14 +52,10 @@ struct io_request {
 	char comm[TASK_COMM_LEN];
 };
 
-/* Kernel stacks in the layout of user stacks (struct user_stack: a length and the frames), keyed by a 64-bit
- * hash of the frames: a stack-trace map (bpf_get_stackid) refuses a stack whose bucket holds another one, and
- * its buckets are allocated up front. These hold only what is used. */
+/* Kernel stacks in our own maps as user stacks are (programs/kernel-stack.bpf.h). */
 BPF_MAP(stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(stacks_2, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
-/* The kernel stack being read (too large for the BPF stack; the user walk has its own scratch). */
-PERCPU_ARRAY_MAP(kernel_scratch, struct user_stack, 1);
 BPF_MAP(user_stacks_0, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_1, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_MAP(user_stacks_2, BPF_MAP_TYPE_HASH, __u64, struct user_stack, STACK_MAP_ENTRIES, BPF_F_NO_PREALLOC);
@@ -83,34 +80,6 @@ struct walk_cache {
 /* By tid; the least recently used threads go first. */
 BPF_MAP(walks, BPF_MAP_TYPE_LRU_HASH, __u32, struct walk_cache, WALK_CACHE_ENTRIES, 0);
 
-/* The kernel stack of `current` into `stacks`; its key (never 0), or 0 when none was stored. */
-static __always_inline __u64 capture_kernel_stack(void *ctx, void *stacks)
-{
-	__u32 zero = 0;
-	struct user_stack *st = bpf_map_lookup_elem(&kernel_scratch, &zero);
-	__u64 hash = 0xcbf29ce484222325ULL;
-	long bytes;
-	__u32 i, n;
-
-	if (!st)
-		return 0;
-	bytes = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
-	if (bytes <= 0)
-		return 0;
-	n = (__u32)bytes / sizeof(__u64);
-	st->len = n;
-	for (i = 0; i < MAX_STACK_DEPTH; i++) {
-		if (i >= n)
-			break;
-		hash = (hash ^ st->ips[i]) * 0x9E3779B97F4A7C15ULL;
-		hash ^= hash >> 31;
-	}
-	if (hash == 0)
-		hash = 1;
-	bytes = bpf_map_update_elem(stacks, &hash, st, BPF_NOEXIST);
-	return bytes == 0 || bytes == -EEXIST ? hash : 0;
-}
-
 /* The stacks of `current` into `r`. */
 static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u32 pid, bool direct)
 {
@@ -122,6 +91,7 @@ static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u3
 	void *stacks, *user_stacks;
 	__u32 gen = generation;
 	__u64 hash = 0, ip, sp, bp;
+	bool refused;
 
 	switch (gen % IO_STACK_MAPS) {
 	case 0: stacks = &stacks_0; user_stacks = &user_stacks_0; break;
@@ -129,7 +99,8 @@ static __always_inline void capture_stacks(void *ctx, struct io_request *r, __u3
 	default: stacks = &stacks_2; user_stacks = &user_stacks_2; break;
 	}
 	r->generation = gen;
-	r->kernel_stack = capture_kernel_stack(ctx, stacks);
+	/* Block requests are started in the kernel: a missing stack is a loss too. */
+	r->kernel_stack = kernel_stack_stored(ctx, stacks, &refused);
 	if (!r->kernel_stack)
 		count_lost(&lost, IO_LOST_KERNEL_STACK);
 	r->user_stack = 0;

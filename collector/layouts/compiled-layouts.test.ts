@@ -99,7 +99,9 @@ describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-pr
     expect(btf.sizeOf('pid_filter')).toBe(common.PID_FILTER_SIZE);
     expect(btf.lengthOf('pid_filter', 'pids')).toBe(common.MAX_FILTER_PIDS);
     expect(btf.lengthOf('cpu_sample_key', 'comm')).toBe(common.TASK_COMM_LEN);
-    expect(btf.mapNumber('stacks_0', 'value_size')).toBe(common.STACK_TRACE_SIZE);
+    // Kernel stacks in our own hash maps, in the user stacks' layout (programs/kernel-stack.bpf.h).
+    expect(btf.mapTypeSize('stacks_0', 'value')).toBe(unwind.USER_STACK_SIZE);
+    expect(btf.lengthOf('user_stack', 'ips')).toBe(common.MAX_STACK_DEPTH);
   });
 
   it('decodes struct cpu_sample_key at the compiled offsets', () => {
@@ -108,10 +110,10 @@ describe('mirrors of programs/common.h and programs/cpu-profile.h against cpu-pr
     const key = Buffer.alloc(btf.sizeOf('cpu_sample_key'));
     key.writeUInt32LE(101, btf.offsetOf('cpu_sample_key', 'pid'));
     key.writeUInt32LE(102, btf.offsetOf('cpu_sample_key', 'tid'));
-    key.writeInt32LE(-17, btf.offsetOf('cpu_sample_key', 'kernel_stack_id'));
+    key.writeBigUInt64LE(0xfeedn, btf.offsetOf('cpu_sample_key', 'kernel_stack'));
     key.writeBigUInt64LE(0x1234_5678_9abc_def0n, btf.offsetOf('cpu_sample_key', 'user_stack'));
     key.write('comm\0', btf.offsetOf('cpu_sample_key', 'comm'), 'latin1');
-    expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStackId: -17, userStack: 0x1234_5678_9abc_def0n, comm: 'comm' });
+    expect(cpu.decodeCpuSampleKey(key)).toEqual({ pid: 101, tid: 102, kernelStack: 0xfeedn, userStack: 0x1234_5678_9abc_def0n, comm: 'comm' });
     expect(btf.sizeOf('cpu_sample_value')).toBe(cpu.CPU_SAMPLE_VALUE_SIZE);
     const value = Buffer.alloc(cpu.CPU_SAMPLE_VALUE_SIZE);
     value.writeBigUInt64LE(3n, btf.offsetOf('cpu_sample_value', 'count'));

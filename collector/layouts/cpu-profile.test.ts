@@ -10,12 +10,12 @@ import {
   encodeCpuProfileConfig,
 } from './cpu-profile.js';
 
-/** struct cpu_sample_key as the kernel writes it: u32 pid, u32 tid, s32 kernel_stack_id, u32 pad, u64 user_stack, char comm[16]. */
-function sampleKey(pid: number, tid: number, kid: number, user: bigint, comm: Buffer): Buffer {
+/** struct cpu_sample_key as the kernel writes it: u32 pid, u32 tid, u64 kernel_stack, u64 user_stack, char comm[16]. */
+function sampleKey(pid: number, tid: number, kernel: bigint, user: bigint, comm: Buffer): Buffer {
   const key = Buffer.alloc(CPU_SAMPLE_KEY_SIZE);
   key.writeUInt32LE(pid, 0);
   key.writeUInt32LE(tid, 4);
-  key.writeInt32LE(kid, 8);
+  key.writeBigUInt64LE(kernel, 8);
   key.writeBigUInt64LE(user, 16);
   comm.copy(key, 24, 0, 16);
   return key;
@@ -32,28 +32,27 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
     const raw = Buffer.from([
       0xd2, 0x04, 0x00, 0x00, // pid 1234
       0xd8, 0x04, 0x00, 0x00, // tid 1240
-      0x11, 0x00, 0x00, 0x00, // kernel_stack_id 17
-      0xaa, 0xbb, 0xcc, 0xdd, // pad (ignored)
+      0x11, 0x00, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0xdd, // kernel_stack 0xddccbbaa00000011
       0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0xf1, // user_stack 0xf102030405060708
       ...Buffer.from('worker\0junkjunk!'),
     ]);
-    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 1234, tid: 1240, kernelStackId: 17, userStack: 0xf102030405060708n, comm: 'worker' });
+    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 1234, tid: 1240, kernelStack: 0xddccbbaa00000011n, userStack: 0xf102030405060708n, comm: 'worker' });
   });
 
   it('decodes the edge values', () => {
     const table: [Buffer, ReturnType<typeof decodeCpuSampleKey>][] = [
-      // The idle task: pid 0, no user stack, kernel stack collided (-EEXIST).
-      [sampleKey(0, 0, -17, 0n, Buffer.from('swapper/1\0')), { pid: 0, tid: 0, kernelStackId: -17, userStack: 0n, comm: 'swapper/1' }],
-      // A user-mode sample (no kernel stack: -EFAULT), the largest ids, a comm that fills all 16 bytes.
-      [sampleKey(0xffff_ffff, 0xffff_fffe, -14, 0xffff_ffff_ffff_ffffn, Buffer.from('sixteen-chars-xx')),
-        { pid: 4294967295, tid: 4294967294, kernelStackId: -14, userStack: 0xffff_ffff_ffff_ffffn, comm: 'sixteen-chars-xx' }],
+      // The idle task: pid 0, no user stack, a kernel stack.
+      [sampleKey(0, 0, 0x8000_0000_0000_0001n, 0n, Buffer.from('swapper/1\0')), { pid: 0, tid: 0, kernelStack: 0x8000_0000_0000_0001n, userStack: 0n, comm: 'swapper/1' }],
+      // A user-mode sample (no kernel stack: 0), the largest ids, a comm that fills all 16 bytes.
+      [sampleKey(0xffff_ffff, 0xffff_fffe, 0n, 0xffff_ffff_ffff_ffffn, Buffer.from('sixteen-chars-xx')),
+        { pid: 4294967295, tid: 4294967294, kernelStack: 0n, userStack: 0xffff_ffff_ffff_ffffn, comm: 'sixteen-chars-xx' }],
     ];
     for (const [raw, key] of table) expect(decodeCpuSampleKey(raw)).toEqual(key);
   });
 
   it('reads only the first 40 bytes of a longer buffer', () => {
-    const raw = Buffer.concat([sampleKey(7, 8, 1, 2n, Buffer.from('a\0')), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
-    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 7, tid: 8, kernelStackId: 1, userStack: 2n, comm: 'a' });
+    const raw = Buffer.concat([sampleKey(7, 8, 1n, 2n, Buffer.from('a\0')), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    expect(decodeCpuSampleKey(raw)).toEqual({ pid: 7, tid: 8, kernelStack: 1n, userStack: 2n, comm: 'a' });
   });
 
   it('refuses a short key with HP_ERR_LAYOUT', () => {
@@ -97,6 +96,6 @@ describe('cpu-profile layouts (programs/cpu-profile.h)', () => {
   });
 
   it('names the lost counters in enum cpu_lost_reason order', () => {
-    expect(CPU_LOST_REASONS).toEqual(['kernel_stack_collision', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full']);
+    expect(CPU_LOST_REASONS).toEqual(['kernel_stacks_map_full', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full']);
   });
 });

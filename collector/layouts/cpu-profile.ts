@@ -3,7 +3,7 @@
 import { decodeComm, PID_FILTER_SIZE, requireBytes, TASK_COMM_LEN, writePidFilter } from './common.js';
 
 export const CPU_PROFILE_HEADER = 'programs/cpu-profile.h';
-/** struct cpu_sample_key: u32 pid, u32 tid, s32 kernel_stack_id, u32 pad, u64 user_stack, char comm[16]. */
+/** struct cpu_sample_key: u32 pid, u32 tid, u64 kernel_stack, u64 user_stack, char comm[16]. */
 export const CPU_SAMPLE_KEY_SIZE = 24 + TASK_COMM_LEN;
 /** struct cpu_sample_value: u64 count, u64 cpu_ns. */
 export const CPU_SAMPLE_VALUE_SIZE = 16;
@@ -24,8 +24,8 @@ export interface CpuSampleKey {
   /** The process (tgid). */
   pid: number;
   tid: number;
-  /** Id in the window's kernel stack trace map; < 0: no kernel stack (a user-mode sample, or lost). */
-  kernelStackId: number;
+  /** Key (a 64-bit hash of the frames) in the window's kernel stack map; 0n: none (a user-mode sample, or lost). */
+  kernelStack: bigint;
   /** Key (a 64-bit hash of the frames) in the window's user stack map; 0n: no user stack. */
   userStack: bigint;
   comm: string;
@@ -37,7 +37,7 @@ export function decodeCpuSampleKey(buf: Buffer): CpuSampleKey {
   return {
     pid: buf.readUInt32LE(0),
     tid: buf.readUInt32LE(4),
-    kernelStackId: buf.readInt32LE(8),
+    kernelStack: buf.readBigUInt64LE(8),
     userStack: buf.readBigUInt64LE(16),
     comm: decodeComm(buf.subarray(24, CPU_SAMPLE_KEY_SIZE)),
   };
@@ -61,5 +61,5 @@ export function encodeCpuProfileConfig(opts: { pids: readonly number[]; includeI
 }
 
 /** Indexes of the lost counters (enum cpu_lost_reason) and their metric label values. */
-export const CPU_LOST_REASONS = ['kernel_stack_collision', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full'] as const;
+export const CPU_LOST_REASONS = ['kernel_stacks_map_full', 'user_stacks_map_full', 'user_stack_missing', 'counts_map_full'] as const;
 export type CpuLostReason = (typeof CPU_LOST_REASONS)[number];

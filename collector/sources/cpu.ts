@@ -14,7 +14,7 @@ import { ErrorCodes, HotpathError } from '../errors.js';
 import { LostCounters } from '../bpf/lost-counters.js';
 import { programObjectPath } from '../bpf/program-files.js';
 import { WindowProtocol, type StackWindow } from '../bpf/window-protocol.js';
-import { copyUserStack, sumUnwindCounts, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
+import { copyUserStack, decodeUserStack, sumUnwindCounts, UNWIND_COUNTS_SIZE, USER_STACK_SIZE, type UnwindCounter } from '../layouts/unwind.js';
 import { ProcessTables, type ProcessTablesStats } from '../unwind/process-tables.js';
 import { UNWIND_ROW_SIZE } from '../unwind/rows.js';
 import type { ProgramStats, StackSource } from './types.js';
@@ -43,17 +43,16 @@ export type UnwindMode = 'dwarf' | 'fp';
 export const MIN_MAP_SAMPLES = 4096;
 /** ...and at most (a 256-CPU node at 99 Hz and 10 s windows: 253k samples). */
 export const MAX_MAP_SAMPLES = 1 << 18;
-/** Bytes of one STACK_TRACE entry (127 addresses and the bucket header) and of one own user stack. */
-const KERNEL_STACK_ENTRY_BYTES = 127 * 8 + 16;
-const USER_STACK_ENTRY_BYTES = USER_STACK_SIZE + 8 + 64;
+/** Bytes of one stack in our own maps (kernel and user alike: struct user_stack, its key and the element's header). */
+const STACK_ENTRY_BYTES = USER_STACK_SIZE + 8 + 64;
 const COUNT_ENTRY_BYTES = CPU_SAMPLE_KEY_SIZE + CPU_SAMPLE_VALUE_SIZE + 64;
 
 export interface CpuMapSizes {
   /** Samples one window can hold at most: every CPU busy the whole window. */
   samplesPerWindow: number;
-  /** Entries of each counts map and each stack map (kernel STACK_TRACE and own user stacks), per buffer. */
+  /** Entries of each counts map and each stack map (kernel and user stacks), per buffer. */
   entries: number;
-  /** Kernel memory of the two buffers at their fullest (the STACK_TRACE maps are preallocated). */
+  /** Kernel memory of the two buffers at their fullest (the stack maps are allocated as stacks arrive). */
   bytes: number;
 }
 
@@ -66,7 +65,7 @@ export function cpuMapSizes(cpus: number, hz: number, windowSeconds: number): Cp
   const samplesPerWindow = Math.ceil(Math.max(1, cpus) * Math.max(1, hz) * Math.max(1, windowSeconds));
   let entries = MIN_MAP_SAMPLES;
   while (entries < samplesPerWindow && entries < MAX_MAP_SAMPLES) entries *= 2;
-  const bytes = 2 * entries * (KERNEL_STACK_ENTRY_BYTES + USER_STACK_ENTRY_BYTES + COUNT_ENTRY_BYTES);
+  const bytes = 2 * entries * (2 * STACK_ENTRY_BYTES + COUNT_ENTRY_BYTES);
   return { samplesPerWindow, entries, bytes };
 }
 
@@ -125,6 +124,7 @@ export class CpuSource implements StackSource {
       bss: object.map('.bss'),
       counts: [object.map('counts_0'), object.map('counts_1')],
       stacks: [object.map('stacks_0'), object.map('stacks_1')],
+      kernelStacks: { decode: decodeUserStack },
       userStacks: { maps: [object.map('user_stacks_0'), object.map('user_stacks_1')], decode: copyUserStack },
       // A sample's count and stacks are taken together, in the same generation.
       stackLifetime: 1,
@@ -135,7 +135,7 @@ export class CpuSource implements StackSource {
           pid: k.pid,
           tid: k.tid,
           comm: k.comm,
-          kernelStackId: k.kernelStackId,
+          kernelStackId: k.kernelStack,
           userStackId: k.userStack,
           stackMap: generation % 2,
           count: Number(v.count),
@@ -181,7 +181,7 @@ export class CpuSource implements StackSource {
       object.program('sample_cpu_fp').setAutoload(!walker);
       object.load();
       for (const name of ['counts_0', 'counts_1']) object.map(name).checkLayout(CPU_SAMPLE_KEY_SIZE, CPU_SAMPLE_VALUE_SIZE, CPU_PROFILE_HEADER);
-      for (const name of ['user_stacks_0', 'user_stacks_1']) object.map(name).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
+      for (const name of ['stacks_0', 'stacks_1', 'user_stacks_0', 'user_stacks_1']) object.map(name).checkLayout(8, USER_STACK_SIZE, 'programs/unwind.h');
       source = new CpuSource(object, opts.hz, unwind);
       const program = object.program(source.programName);
       for (const cpu of onlineCpus()) {
