@@ -21,7 +21,7 @@ import {
 } from '../sources/index.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { releaseFreeNativeMemory } from '../bpf/libbpf.js';
+import { releaseFreeNativeMemory, tuneNativeHeap } from '../bpf/libbpf.js';
 import { describeInRootResolver } from '../bpf/open-in-root.js';
 import { readProcessStats } from './process-stats.js';
 import { Symbolizer } from '../symbolize/index.js';
@@ -180,7 +180,10 @@ export class Agent {
 
   /** Starts every selected program; one that fails is reported and the others keep running. */
   static async start(options: AgentOptions): Promise<Agent> {
+    // Before anything is loaded: the C heap's peak is part of the memory budget.
+    const tuned = tuneNativeHeap();
     const agent = new Agent(options);
+    if (!tuned) agent.log('hotpath serve: mallopt refused: the C heap keeps glibc\'s defaults');
     const retentionNs = BigInt(Math.round(options.retentionSeconds * 1e9));
     const wanted = (p: ProgramName) => options.programs.includes(p);
     const addStore = (kind: ProfileKind) => {
